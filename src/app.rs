@@ -1,0 +1,311 @@
+//! The running exporter's shared state: the current config, the store, the probe engine,
+//! on-demand probing with caching and single-flight, and reloads.
+
+use crate::config::{Config, ConfigError, IntegrationConfig};
+use crate::metrics::{ExporterStats, Snapshot};
+use crate::probe::{Engine, Failure, ProbeParts, ProbeResult};
+use crate::reason::Reason;
+use crate::store::{unix_seconds, Store};
+use arc_swap::ArcSwap;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{watch, Semaphore};
+
+/// Where the config comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// A file, re-read on reload.
+    File(PathBuf),
+    /// Built-in text (demo mode), re-parsed on reload.
+    Text {
+        /// The YAML.
+        text: String,
+        /// Its name in messages.
+        name: String,
+    },
+}
+
+impl ConfigSource {
+    /// Loads and validates the config.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        match self {
+            ConfigSource::File(p) => Config::load(p),
+            ConfigSource::Text { text, name } => Config::parse(text, name),
+        }
+    }
+}
+
+/// `--shard I/N`: this process serves only the integrations whose names hash to slice I.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// This slice, 0-based.
+    pub index: u32,
+    /// Number of slices.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Parses `I/N` with 0 <= I < N.
+    pub fn parse(s: &str) -> Result<Shard, String> {
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("--shard {s:?}: write it as I/N, e.g. 0/3"))?;
+        let index: u32 = i.trim().parse().map_err(|_| format!("--shard {s:?}: I must be a whole number"))?;
+        let count: u32 = n.trim().parse().map_err(|_| format!("--shard {s:?}: N must be a whole number"))?;
+        if count == 0 || index >= count {
+            return Err(format!("--shard {s:?}: need 0 <= I < N (slices are numbered from 0)"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether this shard serves `name`. Jump consistent hashing over a stable hash, so
+    /// going from N to N+1 shards moves only about 1/(N+1) of the integrations.
+    pub fn owns(&self, name: &str) -> bool {
+        jump_hash(fnv1a(name.as_bytes()), self.count) == self.index
+    }
+}
+
+/// FNV-1a, 64 bit: stable across builds and platforms (unlike `DefaultHasher`).
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// Lamping and Veach's jump consistent hash.
+pub fn jump_hash(mut key: u64, buckets: u32) -> u32 {
+    let (mut b, mut j): (i64, i64) = (-1, 0);
+    while j < i64::from(buckets) {
+        b = j;
+        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
+        j = ((b + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
+    }
+    u32::try_from(b).unwrap_or(0)
+}
+
+/// What an on-demand probe request got.
+#[derive(Debug, Clone)]
+pub enum OnDemand {
+    /// A fresh probe was made (or joined).
+    Probed(Arc<ProbeResult>),
+    /// A recent result was returned without a request upstream.
+    Cached(Arc<ProbeResult>),
+    /// No such integration.
+    Unknown,
+}
+
+type InFlight = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
+
+/// The running exporter.
+pub struct App {
+    source: ConfigSource,
+    shard: Option<Shard>,
+    config: ArcSwap<Config>,
+    /// Latest results and history.
+    pub store: Store,
+    engine: Engine,
+    permits: ArcSwap<Semaphore>,
+    inflight: Mutex<HashMap<String, InFlight>>,
+    reload_ok: Mutex<(bool, SystemTime)>,
+    ondemand: [AtomicU64; 3],
+    config_tx: watch::Sender<Arc<Config>>,
+    started: SystemTime,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("integrations", &self.store.len()).finish()
+    }
+}
+
+impl App {
+    /// Loads the config and builds the app. Fails (and nothing starts) if the config is invalid.
+    pub fn new(source: ConfigSource, shard: Option<Shard>, history_limit: usize) -> Result<Arc<App>, ConfigError> {
+        let config = Arc::new(Self::sharded(source.load()?, shard));
+        log_notes(&config);
+        let store = Store::new(history_limit);
+        store.sync(&config);
+        let (config_tx, _) = watch::channel(config.clone());
+        let now = SystemTime::now();
+        Ok(Arc::new(App {
+            source,
+            shard,
+            engine: Engine::new(config.global.requests_per_second_per_host),
+            permits: ArcSwap::from_pointee(Semaphore::new(config.global.max_concurrency)),
+            config: ArcSwap::new(config),
+            store,
+            inflight: Mutex::new(HashMap::new()),
+            reload_ok: Mutex::new((true, now)),
+            ondemand: Default::default(),
+            config_tx,
+            started: now,
+            reload_lock: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    fn sharded(mut config: Config, shard: Option<Shard>) -> Config {
+        if let Some(s) = shard {
+            config.integrations.retain(|i| s.owns(&i.name));
+        }
+        config
+    }
+
+    /// The current config.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Notified with every successfully loaded config.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<Config>> {
+        self.config_tx.subscribe()
+    }
+
+    /// Re-reads the config. On error the running config stays and the error is returned.
+    pub async fn reload(&self) -> Result<(), ConfigError> {
+        let _serial = self.reload_lock.lock().await;
+        let loaded = match self.source.load() {
+            Ok(c) => Arc::new(Self::sharded(c, self.shard)),
+            Err(e) => {
+                self.reload_ok.lock().unwrap_or_else(|p| p.into_inner()).0 = false;
+                tracing::error!(error = %e, "config reload failed; keeping the previous config");
+                return Err(e);
+            }
+        };
+        log_notes(&loaded);
+        self.engine.set_rate(loaded.global.requests_per_second_per_host);
+        if loaded.global.max_concurrency != self.config().global.max_concurrency {
+            self.permits.store(Arc::new(Semaphore::new(loaded.global.max_concurrency)));
+        }
+        self.store.sync(&loaded);
+        self.config.store(loaded.clone());
+        *self.reload_ok.lock().unwrap_or_else(|p| p.into_inner()) = (true, SystemTime::now());
+        tracing::info!(integrations = loaded.integrations.len(), "config reloaded");
+        self.config_tx.send_replace(loaded);
+        Ok(())
+    }
+
+    /// Probes `name` now, joining a probe already in flight for it. The result is recorded.
+    /// Returns `None` for an unknown integration.
+    pub async fn probe(self: &Arc<Self>, name: &str, timeout: Option<Duration>) -> Option<Arc<ProbeResult>> {
+        let integration = self.config().integration(name)?.clone();
+        let fut = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            match inflight.get(name) {
+                Some(f) => f.clone(),
+                None => {
+                    let f = self.clone().spawn_probe(integration, timeout);
+                    inflight.insert(name.to_string(), f.clone());
+                    f
+                }
+            }
+        };
+        Some(fut.await)
+    }
+
+    /// Starts a probe as its own task, so that it completes (and is recorded) even if every
+    /// waiter goes away, and a panic inside it is contained.
+    fn spawn_probe(self: Arc<Self>, integration: Arc<IntegrationConfig>, timeout: Option<Duration>) -> InFlight {
+        let app = self.clone();
+        let name = integration.name.clone();
+        let handle = tokio::spawn(async move {
+            let permits = app.permits.load_full();
+            let _permit = permits.acquire().await.ok();
+            app.engine.probe(&integration, timeout).await
+        });
+        async move {
+            let result = match handle.await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(integration = %name, panicked = e.is_panic(), "probe task failed; reporting it as this integration's error");
+                    let cfg = self.config().integration(&name).cloned();
+                    let failure = Failure::unexpected("the probe failed inside the exporter (see the exporter log)");
+                    match cfg {
+                        Some(c) => crate::probe::evaluate(&c, Err(failure), ProbeParts::default(), Duration::ZERO, SystemTime::now()),
+                        None => return Arc::new(placeholder_result(failure)),
+                    }
+                }
+            };
+            let result = Arc::new(result);
+            self.store.record(&name, result.clone());
+            self.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
+            result
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// An on-demand probe (`/probe`, the API, the status page): returns the cached result
+    /// while it is fresh, else probes (joining one in flight).
+    pub async fn probe_on_demand(self: &Arc<Self>, name: &str, timeout: Option<Duration>) -> OnDemand {
+        let Some(state) = self.store.get(name) else {
+            self.ondemand[2].fetch_add(1, Ordering::Relaxed);
+            return OnDemand::Unknown;
+        };
+        if let (Some(until), Some(last)) = (state.fresh_until(), &state.last) {
+            if SystemTime::now() < until {
+                self.ondemand[1].fetch_add(1, Ordering::Relaxed);
+                return OnDemand::Cached(last.clone());
+            }
+        }
+        match self.probe(name, timeout).await {
+            Some(r) => {
+                self.ondemand[0].fetch_add(1, Ordering::Relaxed);
+                OnDemand::Probed(r)
+            }
+            None => {
+                self.ondemand[2].fetch_add(1, Ordering::Relaxed);
+                OnDemand::Unknown
+            }
+        }
+    }
+
+    /// Counts an on-demand request refused before lookup (missing target).
+    pub fn count_rejected(&self) {
+        self.ondemand[2].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The exporter's own figures.
+    pub fn exporter_stats(&self) -> ExporterStats {
+        let (ok, at) = *self.reload_ok.lock().unwrap_or_else(|p| p.into_inner());
+        ExporterStats {
+            reload_successful: ok,
+            reload_success_time: unix_seconds(at),
+            ondemand: [0, 1, 2].map(|i| self.ondemand[i].load(Ordering::Relaxed)),
+            process: crate::process_metrics::read(unix_seconds(self.started)),
+        }
+    }
+
+    /// Snapshot for `/metrics`.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot { integrations: self.store.snapshot(), exporter: Some(self.exporter_stats()) }
+    }
+}
+
+fn placeholder_result(failure: Failure) -> ProbeResult {
+    ProbeResult {
+        status: Reason::UnexpectedResponse.status(),
+        reason: failure.reason,
+        detail: failure.detail,
+        auth_success: None,
+        scopes: vec![],
+        scopes_valid: None,
+        api_latency: None,
+        duration: Duration::ZERO,
+        http_status: 0,
+        credential_expiry: None,
+        rate_limit: None,
+        not_before: None,
+        identity: None,
+        finished_at: SystemTime::now(),
+        steps: vec![],
+    }
+}
+
+fn log_notes(config: &Config) {
+    for i in &config.integrations {
+        for note in &i.notes {
+            tracing::warn!(integration = %i.name, provider = i.provider.name(), "{note}");
+        }
+    }
+}

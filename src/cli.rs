@@ -1,0 +1,293 @@
+//! Command line (SPEC §2): flags follow the exporter-toolkit's dotted names and are global,
+//! so they may stand before or after a subcommand.
+
+use crate::app::{App, ConfigSource, Shard};
+use crate::config::{Config, ConfigError};
+use crate::logging::{LogFormat, LogLevel};
+use crate::reason::Status;
+use crate::server::{self, ServerOptions, ServerState};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// `integration_exporter`: watches the credentials and connections under SaaS integrations.
+#[derive(Debug, Parser)]
+#[command(name = "integration_exporter", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; without a subcommand, serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Config file.
+    #[arg(long = "config.file", global = true, default_value = "integration_exporter.yml")]
+    pub config_file: PathBuf,
+    /// Validate the config file, print a summary or every error, and exit 0/1.
+    #[arg(long = "config.check", global = true)]
+    pub config_check: bool,
+    /// Address to listen on; repeat for several.
+    #[arg(long = "web.listen-address", global = true, default_value = ":10115")]
+    pub listen_address: Vec<String>,
+    /// Exporter-toolkit web config (TLS, basic auth, headers).
+    #[arg(long = "web.config.file", global = true)]
+    pub web_config_file: Option<PathBuf>,
+    /// Path of the metrics endpoint.
+    #[arg(long = "web.telemetry-path", global = true, default_value = "/metrics")]
+    pub telemetry_path: String,
+    /// Serve nothing at /config (the redacted config still names hosts and file paths).
+    #[arg(long = "web.disable-config-endpoint", global = true)]
+    pub disable_config_endpoint: bool,
+    /// Log level.
+    #[arg(long = "log.level", global = true, value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+    /// Log format.
+    #[arg(long = "log.format", global = true, value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
+    /// Recent probe results kept in memory per integration.
+    #[arg(long = "history.limit", global = true, default_value_t = 100)]
+    pub history_limit: usize,
+    /// Concurrent HTTP requests served; 503 beyond.
+    #[arg(long = "web.max-requests", global = true, default_value_t = 40)]
+    pub max_requests: usize,
+    /// Serve only the integrations whose names hash to slice I of N (`I/N`, I from 0).
+    #[arg(long = "shard", global = true)]
+    pub shard: Option<String>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe the named (default: all) integrations once and exit 0 healthy, 1 warning,
+    /// 2 error, 3 could not run.
+    Check {
+        /// Integration names.
+        names: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        output: OutputFormat,
+    },
+    /// Serve against a built-in simulated SaaS API on loopback.
+    Demo,
+}
+
+/// `check --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// One line per integration.
+    Text,
+    /// A JSON array.
+    Json,
+}
+
+/// Parses a listen address; `:PORT` means every interface.
+pub fn parse_listen_address(s: &str) -> Result<Vec<SocketAddr>, String> {
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port.parse().map_err(|_| format!("--web.listen-address {s:?}: invalid port"))?;
+        return Ok(vec![SocketAddr::from(([0, 0, 0, 0], port))]);
+    }
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("--web.listen-address {s:?}: {e}; write it as HOST:PORT or :PORT"))?
+        .collect();
+    match addrs.first() {
+        Some(a) => Ok(vec![*a]),
+        None => Err(format!("--web.listen-address {s:?} resolves to no address")),
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::logging::init(cli.log_level, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    if cli.config_check {
+        return config_check(&cli);
+    }
+    let shard = match cli.shard.as_deref().map(Shard::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(if matches!(cli.command, Some(Command::Check { .. })) { 3 } else { 1 });
+        }
+    };
+    match &cli.command {
+        Some(Command::Check { names, output }) => check(&cli, shard, names, *output).await,
+        Some(Command::Demo) => match crate::demo::start().await {
+            Ok(demo) => {
+                let source = ConfigSource::Text { text: demo.config_text.clone(), name: "<demo config>".into() };
+                let code = serve(&cli, source, shard).await;
+                drop(demo);
+                code
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the demo backend");
+                ExitCode::from(1)
+            }
+        },
+        None => serve(&cli, ConfigSource::File(cli.config_file.clone()), shard).await,
+    }
+}
+
+fn config_check(cli: &Cli) -> ExitCode {
+    match Config::load(&cli.config_file) {
+        Ok(c) => {
+            let notes: usize = c.integrations.iter().map(|i| i.notes.len()).sum();
+            println!(
+                "{}: OK: {} integration(s), {} provider(s){}",
+                cli.config_file.display(),
+                c.integrations.len(),
+                c.integrations.iter().map(|i| i.provider.name()).collect::<std::collections::BTreeSet<_>>().len(),
+                if notes > 0 { format!(", {notes} note(s) (see /config)") } else { String::new() }
+            );
+            for i in &c.integrations {
+                for n in &i.notes {
+                    println!("note: integration {:?}: {n}", i.name);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: OutputFormat) -> ExitCode {
+    let app = match App::new(ConfigSource::File(cli.config_file.clone()), shard, cli.history_limit) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(3);
+        }
+    };
+    let config = app.config();
+    let selected: Vec<String> = if names.is_empty() { config.integrations.iter().map(|i| i.name.clone()).collect() } else { names.to_vec() };
+    let unknown: Vec<&String> = selected.iter().filter(|n| config.integration(n).is_none()).collect();
+    if !unknown.is_empty() {
+        eprintln!("unknown integration(s): {}; known: {}", unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "), config.integrations.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "));
+        return ExitCode::from(3);
+    }
+    let probes = selected.iter().map(|n| {
+        let app = app.clone();
+        async move { (n.clone(), app.probe(n, None).await) }
+    });
+    let results = futures_util::future::join_all(probes).await;
+    let mut worst = Status::Healthy;
+    let mut json = Vec::new();
+    for (name, result) in &results {
+        let Some(r) = result else { continue };
+        worst = worst.max(r.status);
+        match output {
+            OutputFormat::Text => println!(
+                "{name}: {} ({}) — {}{}",
+                r.status,
+                r.reason,
+                r.detail,
+                r.api_latency.map(|l| format!(" [{} ms]", l.as_millis())).unwrap_or_default()
+            ),
+            OutputFormat::Json => json.push(crate::server::api_result_json(name, r)),
+        }
+    }
+    if output == OutputFormat::Json {
+        println!("{}", serde_json::Value::Array(json));
+    }
+    ExitCode::from(match worst {
+        Status::Healthy | Status::Unknown => 0,
+        Status::Warning => 1,
+        Status::Error => 2,
+    })
+}
+
+async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCode {
+    let app = match App::new(source, shard, cli.history_limit) {
+        Ok(a) => a,
+        Err(ConfigError::Invalid(diags)) => {
+            for d in diags {
+                tracing::error!("{d}");
+                eprintln!("{d}");
+            }
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut listeners = Vec::new();
+    for addr in &cli.listen_address {
+        let addrs = match parse_listen_address(addr) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        };
+        for a in addrs {
+            match tokio::net::TcpListener::bind(a).await {
+                Ok(l) => listeners.push(l),
+                Err(e) => {
+                    eprintln!("--web.listen-address {addr}: cannot listen on {a}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+    }
+    let options = ServerOptions { telemetry_path: cli.telemetry_path.clone(), max_requests: cli.max_requests, config_endpoint: !cli.disable_config_endpoint };
+    let state = ServerState::new(app.clone(), options);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for l in listeners {
+        if let Ok(addr) = l.local_addr() {
+            tracing::info!(address = %addr, "listening");
+        }
+        tasks.spawn(server::serve(l, state.clone(), stopped(stop_rx.clone())));
+    }
+    let scheduler = tokio::spawn(crate::scheduler::run(app.clone(), stopped(stop_rx.clone())));
+    tracing::info!(integrations = app.config().integrations.len(), version = crate::VERSION, "integration_exporter started");
+    wait_for_signals(&app).await;
+    tracing::info!("shutting down: draining in-flight requests");
+    let _ = stop_tx.send(true);
+    let _ = scheduler.await;
+    while tasks.join_next().await.is_some() {}
+    ExitCode::SUCCESS
+}
+
+/// Handles SIGHUP (reload) until SIGTERM or SIGINT.
+async fn wait_for_signals(app: &Arc<App>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            tracing::error!("cannot install signal handlers; stop with SIGKILL");
+            std::future::pending::<()>().await;
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hup.recv() => { let _ = app.reload().await; }
+                _ = term.recv() => return,
+                _ = int.recv() => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = app;
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,837 @@
+//! Loading and validating the config file (SPEC §4).
+//!
+//! The file is parsed strictly (unknown keys are errors), then validated as a whole so that
+//! every problem is reported at once, each with `file:line:column` and what to do about it.
+//! The result is an immutable [`Config`]; a reload builds a new one and swaps it in only when
+//! it is valid, so a bad file never replaces a good config.
+
+pub mod duration;
+mod raw;
+pub mod secret;
+pub mod view;
+
+use crate::providers::{self, Provider};
+use raw::{RawAuth, RawDuration, RawFile, RawIntegration, RawValueSource};
+use secrecy::SecretString;
+use serde_saphyr::{Location, Spanned};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use duration::{format_duration, parse_duration};
+pub use secret::{SecretError, SecretSource, REDACTED};
+
+/// One problem found in the config file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The config file, as given on the command line.
+    pub file: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u64,
+    /// 1-based column, 0 when unknown.
+    pub column: u64,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read at all.
+    #[error("{file}: cannot read config file: {error}; check --config.file")]
+    Read {
+        /// The path given.
+        file: String,
+        /// The I/O error.
+        error: String,
+    },
+    /// The file was read but is invalid; every problem is listed.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// Probe settings that have a global default and may be overridden per integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Background probe period.
+    pub interval: Duration,
+    /// Background probe period while the integration is in error.
+    pub error_interval: Duration,
+    /// Budget for one whole probe, all its requests included.
+    pub timeout: Duration,
+    /// Retries of transient failures inside one probe.
+    pub retries: u32,
+    /// Latency above which the integration is `warning/slow`.
+    pub slow_threshold: Duration,
+    /// A credential expiring within this is `warning/expiring_soon`.
+    pub expiry_warning: Duration,
+    /// remaining/limit below this is `warning/rate_limit_low`.
+    pub rate_limit_warning: f64,
+    /// On-demand probes closer together than this get the cached result; zero never caches.
+    pub min_probe_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            interval: Duration::from_secs(3600),
+            error_interval: Duration::from_secs(300),
+            timeout: Duration::from_secs(10),
+            retries: 1,
+            slow_threshold: Duration::from_secs(2),
+            expiry_warning: Duration::from_secs(7 * 86400),
+            rate_limit_warning: 0.1,
+            min_probe_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `global:` after validation.
+#[derive(Debug, Clone)]
+pub struct GlobalConfig {
+    /// Defaults for every integration.
+    pub defaults: Settings,
+    /// Probes in flight at once, whole process.
+    pub max_concurrency: usize,
+    /// Upstream request budget per API host, shared by background and on-demand probes.
+    pub requests_per_second_per_host: f64,
+    /// Static labels on every integration's series.
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig {
+            defaults: Settings::default(),
+            max_concurrency: 32,
+            requests_per_second_per_host: 5.0,
+            labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// The kinds of `auth.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthType {
+    /// `Authorization: Bearer`.
+    Bearer,
+    /// HTTP Basic.
+    Basic,
+    /// A custom header carrying the secret.
+    Header,
+    /// OAuth 2.0 client-credentials grant.
+    OAuth2ClientCredentials,
+    /// OAuth 2.0 refresh-token grant.
+    OAuth2RefreshToken,
+}
+
+impl AuthType {
+    /// The config spelling, also the `auth_type` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::Bearer => "bearer",
+            AuthType::Basic => "basic",
+            AuthType::Header => "header",
+            AuthType::OAuth2ClientCredentials => "oauth2_client_credentials",
+            AuthType::OAuth2RefreshToken => "oauth2_refresh_token",
+        }
+    }
+}
+
+/// How a probe authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The token.
+        token: SecretSource,
+    },
+    /// HTTP Basic.
+    Basic {
+        /// User name; `${VAR}` is expanded at probe time.
+        username: String,
+        /// Password or API token.
+        password: SecretSource,
+    },
+    /// `<name>: <value>`.
+    Header {
+        /// Header name.
+        name: http::HeaderName,
+        /// Header value.
+        value: SecretSource,
+    },
+    /// Client-credentials grant; the access token is cached until shortly before it expires.
+    OAuth2ClientCredentials {
+        /// Token endpoint.
+        token_url: url::Url,
+        /// Client id; `${VAR}` is expanded at probe time.
+        client_id: String,
+        /// Client secret.
+        client_secret: SecretSource,
+        /// Scopes to request.
+        scopes: Vec<String>,
+    },
+    /// Refresh-token grant; only for providers whose refresh tokens do not rotate.
+    OAuth2RefreshToken {
+        /// Token endpoint.
+        token_url: url::Url,
+        /// Client id; `${VAR}` is expanded at probe time.
+        client_id: String,
+        /// Client secret; absent for public clients.
+        client_secret: Option<SecretSource>,
+        /// The long-lived refresh token.
+        refresh_token: SecretSource,
+    },
+}
+
+impl Auth {
+    /// The kind of this auth.
+    pub fn auth_type(&self) -> AuthType {
+        match self {
+            Auth::Bearer { .. } => AuthType::Bearer,
+            Auth::Basic { .. } => AuthType::Basic,
+            Auth::Header { .. } => AuthType::Header,
+            Auth::OAuth2ClientCredentials { .. } => AuthType::OAuth2ClientCredentials,
+            Auth::OAuth2RefreshToken { .. } => AuthType::OAuth2RefreshToken,
+        }
+    }
+}
+
+/// Scopes the integration needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeConfig {
+    /// Missing one is `error/scope_missing`.
+    pub required: Vec<String>,
+    /// Missing one is `warning/optional_scope_missing`.
+    pub optional: Vec<String>,
+}
+
+impl ScopeConfig {
+    /// True when no scope is configured.
+    pub fn is_empty(&self) -> bool {
+        self.required.is_empty() && self.optional.is_empty()
+    }
+}
+
+/// Outbound TLS options for one integration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsConfig {
+    /// Extra CA bundle (PEM) trusted for this integration.
+    pub ca_file: Option<PathBuf>,
+    /// Skip certificate verification (logged loudly at load).
+    pub insecure_skip_verify: bool,
+}
+
+/// Where the generic check reads a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueLocation {
+    /// A response header.
+    Header(String),
+    /// An RFC 6901 JSON pointer into the response body.
+    JsonPointer(String),
+}
+
+/// Format of an expiry value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryFormat {
+    /// Seconds since the epoch.
+    Unix,
+    /// RFC 3339 timestamp.
+    Rfc3339,
+}
+
+/// The `check:` block of the generic `http` provider.
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    /// Request method (a read: GET, HEAD, POST for RPC-style reads, OPTIONS).
+    pub method: http::Method,
+    /// Path (and query) appended to `base_url`.
+    pub path: String,
+    /// Extra request headers (not secret: use `auth` for secrets).
+    pub headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Request body.
+    pub body: Option<String>,
+    /// Statuses that count as success; empty means any 2xx.
+    pub expect_status: Vec<u16>,
+    /// Where granted scopes are read, and their separator.
+    pub scopes: Option<(ValueLocation, String)>,
+    /// Where the credential's expiry is read, and its format.
+    pub expiry: Option<(ValueLocation, ExpiryFormat)>,
+}
+
+/// One integration after validation: everything a probe needs.
+#[derive(Debug, Clone)]
+pub struct IntegrationConfig {
+    /// Unique name; the `/probe` target and the `integration` label.
+    pub name: String,
+    /// The provider preset.
+    pub provider: &'static dyn Provider,
+    /// API base URL (preset default unless overridden).
+    pub base_url: url::Url,
+    /// Static labels: global merged with the integration's own (own wins), sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// How to authenticate.
+    pub auth: Auth,
+    /// Scopes to check.
+    pub scopes: ScopeConfig,
+    /// Outbound TLS options.
+    pub tls: TlsConfig,
+    /// Effective probe settings.
+    pub settings: Settings,
+    /// The generic provider's check.
+    pub check: Option<HttpCheck>,
+    /// Notes shown on `/config` and logged at load (e.g. scopes that cannot be checked).
+    pub notes: Vec<String>,
+    /// Changes whenever anything about the integration changes, secrets included; a reload
+    /// restarts the schedule of an integration whose fingerprint changed.
+    pub fingerprint: u64,
+}
+
+/// A whole validated config.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Process-wide settings.
+    pub global: GlobalConfig,
+    /// Integrations in file order.
+    pub integrations: Vec<Arc<IntegrationConfig>>,
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            file: path.display().to_string(),
+            error: e.to_string(),
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Validates config text; `file` names it in messages.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let raw: RawFile = serde_saphyr::from_str(text).map_err(|e| {
+            let loc = e.location();
+            ConfigError::Invalid(vec![Diagnostic {
+                file: file.to_string(),
+                line: loc.map(|l| l.line()).unwrap_or(0),
+                column: loc.map(|l| l.column()).unwrap_or(0),
+                message: plain_parse_message(&e),
+            }])
+        })?;
+        let mut v = Validator { file, diags: Vec::new() };
+        let config = v.config(raw);
+        if v.diags.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Invalid(v.diags))
+        }
+    }
+
+    /// Looks an integration up by name.
+    pub fn integration(&self, name: &str) -> Option<&Arc<IntegrationConfig>> {
+        self.integrations.iter().find(|i| i.name == name)
+    }
+
+    /// The effective config as YAML with every secret replaced by `<secret>`.
+    pub fn to_redacted_yaml(&self) -> String {
+        view::render(self)
+    }
+}
+
+/// serde-saphyr's message without its own location prefix or source snippet: the snippet
+/// would quote the config line, which may hold an inline secret.
+fn plain_parse_message(e: &serde_saphyr::Error) -> String {
+    let text = e.without_snippet().to_string();
+    let first = text.lines().next().unwrap_or("").trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    // "line 3 column 5: message"
+    if let Some(rest) = first.strip_prefix("line ") {
+        if let Some(idx) = rest.find(": ") {
+            return rest[idx + 2..].to_string();
+        }
+    }
+    first.to_string()
+}
+
+/// Label names that the exporter sets itself and a static label may not take.
+const RESERVED_LABELS: [&str; 8] = [
+    "integration",
+    "provider",
+    "status",
+    "reason",
+    "scope",
+    "required",
+    "result",
+    "auth_type",
+];
+
+struct Validator<'a> {
+    file: &'a str,
+    diags: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, at: Location, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            file: self.file.to_string(),
+            line: at.line(),
+            column: at.column(),
+            message: message.into(),
+        });
+    }
+
+    fn config(&mut self, raw: RawFile) -> Config {
+        let global = self.global(&raw.global);
+        let mut seen = HashSet::new();
+        let mut integrations = Vec::new();
+        for item in raw.integrations {
+            let name = &item.value.name;
+            let duplicate = !seen.insert(name.value.clone());
+            if duplicate {
+                self.error(
+                    name.referenced,
+                    format!("duplicate integration name {:?}; names must be unique (they are /probe targets)", name.value),
+                );
+            }
+            // A duplicate is still validated, so all its problems are reported at once.
+            if let Some(integration) = self.integration(item.value, &global).filter(|_| !duplicate) {
+                integrations.push(Arc::new(integration));
+            }
+        }
+        Config { global, integrations }
+    }
+
+    fn global(&mut self, raw: &raw::RawGlobal) -> GlobalConfig {
+        let mut g = GlobalConfig::default();
+        let d = &mut g.defaults;
+        let mut s = d.clone();
+        self.settings(
+            &mut s,
+            SettingsRefs {
+                prefix: "global",
+                interval: &raw.interval,
+                error_interval: &raw.error_interval,
+                timeout: &raw.timeout,
+                retries: &raw.retries,
+                slow_threshold: &raw.slow_threshold,
+                expiry_warning: &raw.expiry_warning,
+                rate_limit_warning: &raw.rate_limit_warning,
+                min_probe_interval: &raw.min_probe_interval,
+            },
+        );
+        *d = s;
+        if let Some(mc) = &raw.max_concurrency {
+            if mc.value < 1 {
+                self.error(mc.referenced, "global.max_concurrency must be at least 1");
+            } else {
+                g.max_concurrency = usize::try_from(mc.value).unwrap_or(usize::MAX);
+            }
+        }
+        if let Some(rps) = &raw.requests_per_second_per_host {
+            if rps.value.is_finite() && rps.value > 0.0 {
+                g.requests_per_second_per_host = rps.value;
+            } else {
+                self.error(rps.referenced, "global.requests_per_second_per_host must be a number above 0");
+            }
+        }
+        if let Some(labels) = &raw.labels {
+            self.labels(labels, "global.labels");
+            g.labels = labels.value.clone();
+        }
+        g
+    }
+
+    fn labels(&mut self, labels: &Spanned<BTreeMap<String, String>>, key: &str) {
+        for name in labels.value.keys() {
+            let valid = name
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+            if name.is_empty() || !valid || name.starts_with("__") {
+                self.error(
+                    labels.referenced,
+                    format!("{key}: invalid label name {name:?}; use [a-zA-Z_][a-zA-Z0-9_]* not starting with __"),
+                );
+            } else if RESERVED_LABELS.contains(&name.as_str()) {
+                self.error(
+                    labels.referenced,
+                    format!("{key}: label name {name:?} is set by the exporter itself; choose another name"),
+                );
+            }
+        }
+    }
+
+    fn duration(&mut self, d: &Spanned<RawDuration>, key: &str, allow_zero: bool) -> Option<Duration> {
+        match parse_duration(&d.value.0) {
+            Ok(v) if v.is_zero() && !allow_zero => {
+                self.error(d.referenced, format!("{key} must be greater than zero"));
+                None
+            }
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(d.referenced, format!("{key}: {e}"));
+                None
+            }
+        }
+    }
+
+    fn settings(&mut self, s: &mut Settings, r: SettingsRefs<'_>) {
+        let p = r.prefix;
+        let durations = [
+            (r.interval, "interval", false, &mut s.interval),
+            (r.error_interval, "error_interval", false, &mut s.error_interval),
+            (r.timeout, "timeout", false, &mut s.timeout),
+            (r.slow_threshold, "slow_threshold", false, &mut s.slow_threshold),
+            (r.expiry_warning, "expiry_warning", false, &mut s.expiry_warning),
+            (r.min_probe_interval, "min_probe_interval", true, &mut s.min_probe_interval),
+        ];
+        for (raw, key, allow_zero, slot) in durations {
+            if let Some(raw) = raw {
+                if let Some(v) = self.duration(raw, &format!("{p}.{key}"), allow_zero) {
+                    *slot = v;
+                }
+            }
+        }
+        if let Some(retries) = r.retries {
+            match u32::try_from(retries.value) {
+                Ok(v) if v <= 10 => s.retries = v,
+                _ => self.error(retries.referenced, format!("{p}.retries must be between 0 and 10")),
+            }
+        }
+        if let Some(w) = r.rate_limit_warning {
+            if (0.0..=1.0).contains(&w.value) {
+                s.rate_limit_warning = w.value;
+            } else {
+                self.error(w.referenced, format!("{p}.rate_limit_warning must be a fraction between 0 and 1, e.g. 0.1"));
+            }
+        }
+    }
+
+    fn integration(&mut self, raw: RawIntegration, global: &GlobalConfig) -> Option<IntegrationConfig> {
+        let errors_before = self.diags.len();
+        let name = raw.name.value.clone();
+        let name_ok = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !name_ok {
+            self.error(raw.name.referenced, format!("integration name {name:?} is invalid; use only letters, digits, '_', '.' and '-'"));
+        }
+        let ctx = format!("integration {name:?}");
+        let provider = match providers::lookup(&raw.provider.value) {
+            Some(p) => Some(p),
+            None => {
+                self.error(
+                    raw.provider.referenced,
+                    format!("{ctx}: unknown provider {:?}; valid providers are: {}", raw.provider.value, providers::names().join(", ")),
+                );
+                None
+            }
+        };
+        let mut settings = global.defaults.clone();
+        self.settings(
+            &mut settings,
+            SettingsRefs {
+                prefix: &ctx,
+                interval: &raw.interval,
+                error_interval: &raw.error_interval,
+                timeout: &raw.timeout,
+                retries: &raw.retries,
+                slow_threshold: &raw.slow_threshold,
+                expiry_warning: &raw.expiry_warning,
+                rate_limit_warning: &raw.rate_limit_warning,
+                min_probe_interval: &raw.min_probe_interval,
+            },
+        );
+        let mut labels = global.labels.clone();
+        if let Some(own) = &raw.labels {
+            self.labels(own, &format!("{ctx}: labels"));
+            labels.extend(own.value.clone());
+        }
+        let auth = self.auth(&raw.auth, provider, &ctx);
+        let base_url = provider.and_then(|p| self.base_url(raw.base_url.as_ref(), p, &ctx, raw.provider.referenced));
+        let scopes = raw
+            .scopes
+            .as_ref()
+            .map(|s| ScopeConfig { required: s.value.required.clone(), optional: s.value.optional.clone() })
+            .unwrap_or_default();
+        let tls = self.tls(raw.tls.as_ref(), &ctx);
+        let check = self.check(raw.check.as_ref(), provider, &ctx, raw.provider.referenced);
+        let provider = provider?;
+        let auth = auth?;
+        let base_url = base_url?;
+        if self.diags.len() > errors_before {
+            return None;
+        }
+        let mut notes = Vec::new();
+        if !scopes.is_empty() {
+            if let Err(why) = provider.scopes_knowable(&auth) {
+                notes.push(format!("configured scopes are not checked: {why}"));
+            }
+        }
+        if tls.insecure_skip_verify {
+            notes.push("TLS certificate verification is disabled for this integration (tls.insecure_skip_verify)".into());
+        }
+        let mut integration = IntegrationConfig {
+            name,
+            provider,
+            base_url,
+            labels: labels.into_iter().collect(),
+            auth,
+            scopes,
+            tls,
+            settings,
+            check,
+            notes,
+            fingerprint: 0,
+        };
+        integration.fingerprint = view::fingerprint(&integration);
+        Some(integration)
+    }
+
+    fn base_url(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        provider: &'static dyn Provider,
+        ctx: &str,
+        provider_at: Location,
+    ) -> Option<url::Url> {
+        let (text, at) = match (raw, provider.default_base_url()) {
+            (Some(r), _) => (r.value.clone(), r.referenced),
+            (None, Some(default)) => (default.to_string(), provider_at),
+            (None, None) => {
+                self.error(
+                    provider_at,
+                    format!("{ctx}: provider {} needs base_url, e.g. {}", provider.name(), provider.base_url_hint()),
+                );
+                return None;
+            }
+        };
+        self.http_url(&text, at, &format!("{ctx}: base_url"))
+    }
+
+    fn http_url(&mut self, text: &str, at: Location, what: &str) -> Option<url::Url> {
+        match url::Url::parse(text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            Ok(_) => {
+                self.error(at, format!("{what}: {text:?} must be an http:// or https:// URL with a host"));
+                None
+            }
+            Err(e) => {
+                self.error(at, format!("{what}: {text:?} is not a valid URL ({e})"));
+                None
+            }
+        }
+    }
+
+    fn secret(&mut self, inline: &Option<String>, file: &Option<String>, field: &str, ctx: &str, at: Location) -> Option<SecretSource> {
+        match (inline, file) {
+            (Some(v), None) => Some(SecretSource::Inline(SecretString::from(v.clone()))),
+            (None, Some(f)) if !f.is_empty() => Some(SecretSource::File(PathBuf::from(f))),
+            (Some(_), Some(_)) => {
+                self.error(at, format!("{ctx}: auth sets both {field} and {field}_file; keep one"));
+                None
+            }
+            _ => {
+                self.error(at, format!("{ctx}: auth needs {field} or {field}_file"));
+                None
+            }
+        }
+    }
+
+    fn token_url(&mut self, raw: &Option<String>, provider: Option<&'static dyn Provider>, ctx: &str, at: Location) -> Option<url::Url> {
+        let text = match (raw, provider.and_then(|p| p.default_token_url())) {
+            (Some(t), _) => t.clone(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) => {
+                self.error(at, format!("{ctx}: auth needs token_url (this provider has no default token endpoint)"));
+                return None;
+            }
+        };
+        self.http_url(&text, at, &format!("{ctx}: auth.token_url"))
+    }
+
+    fn auth(&mut self, raw: &Spanned<RawAuth>, provider: Option<&'static dyn Provider>, ctx: &str) -> Option<Auth> {
+        let at = raw.referenced;
+        let auth = match &raw.value {
+            RawAuth::Bearer { token, token_file } => Auth::Bearer { token: self.secret(token, token_file, "token", ctx, at)? },
+            RawAuth::Basic { username, password, password_file } => Auth::Basic {
+                username: username.clone(),
+                password: self.secret(password, password_file, "password", ctx, at)?,
+            },
+            RawAuth::Header { name, value, value_file } => {
+                let Ok(header) = http::HeaderName::from_bytes(name.as_bytes()) else {
+                    self.error(at, format!("{ctx}: auth.name {name:?} is not a valid HTTP header name"));
+                    return None;
+                };
+                Auth::Header { name: header, value: self.secret(value, value_file, "value", ctx, at)? }
+            }
+            RawAuth::Oauth2ClientCredentials { token_url, client_id, client_secret, client_secret_file, scopes } => {
+                let token_url = self.token_url(token_url, provider, ctx, at);
+                let secret = self.secret(client_secret, client_secret_file, "client_secret", ctx, at);
+                Auth::OAuth2ClientCredentials {
+                    token_url: token_url?,
+                    client_id: client_id.clone(),
+                    client_secret: secret?,
+                    scopes: scopes.clone(),
+                }
+            }
+            RawAuth::Oauth2RefreshToken { token_url, client_id, client_secret, client_secret_file, refresh_token, refresh_token_file } => {
+                if let Some(p) = provider {
+                    if let Some(why) = p.refresh_token_rotation() {
+                        self.error(
+                            at,
+                            format!(
+                                "{ctx}: oauth2_refresh_token is refused for provider {}: {why} Refreshing here would revoke the token your production connection holds. Configure the access token with type: bearer instead (the check then reads its expiry and scopes without consuming anything).",
+                                p.name()
+                            ),
+                        );
+                        return None;
+                    }
+                }
+                let token_url = self.token_url(token_url, provider, ctx, at);
+                let secret = match (client_secret, client_secret_file) {
+                    (None, None) => None,
+                    _ => Some(self.secret(client_secret, client_secret_file, "client_secret", ctx, at)?),
+                };
+                let refresh = self.secret(refresh_token, refresh_token_file, "refresh_token", ctx, at);
+                Auth::OAuth2RefreshToken {
+                    token_url: token_url?,
+                    client_id: client_id.clone(),
+                    client_secret: secret,
+                    refresh_token: refresh?,
+                }
+            }
+        };
+        if let Some(p) = provider {
+            if !p.auth_types().contains(&auth.auth_type()) {
+                let names: Vec<_> = p.auth_types().iter().map(|a| a.as_str()).collect();
+                self.error(
+                    at,
+                    format!("{ctx}: provider {} does not support auth type {}; supported: {}", p.name(), auth.auth_type().as_str(), names.join(", ")),
+                );
+                return None;
+            }
+        }
+        Some(auth)
+    }
+
+    fn tls(&mut self, raw: Option<&Spanned<raw::RawTls>>, ctx: &str) -> TlsConfig {
+        let Some(raw) = raw else { return TlsConfig::default() };
+        let mut tls = TlsConfig { ca_file: None, insecure_skip_verify: raw.value.insecure_skip_verify };
+        if let Some(path) = &raw.value.ca_file {
+            match std::fs::read(path) {
+                Ok(pem) if reqwest::Certificate::from_pem_bundle(&pem).map(|c| !c.is_empty()).unwrap_or(false) => {
+                    tls.ca_file = Some(PathBuf::from(path));
+                }
+                Ok(_) => self.error(raw.referenced, format!("{ctx}: tls.ca_file {path} holds no PEM certificate")),
+                Err(e) => self.error(raw.referenced, format!("{ctx}: cannot read tls.ca_file {path}: {e}")),
+            }
+        }
+        tls
+    }
+
+    fn check(
+        &mut self,
+        raw: Option<&Spanned<raw::RawCheck>>,
+        provider: Option<&'static dyn Provider>,
+        ctx: &str,
+        provider_at: Location,
+    ) -> Option<HttpCheck> {
+        let is_http = provider.map(|p| p.name() == "http");
+        match (raw, is_http) {
+            (None, Some(true)) => {
+                self.error(provider_at, format!("{ctx}: provider http needs a check: block with at least path"));
+                return None;
+            }
+            (Some(c), Some(false)) => {
+                self.error(c.referenced, format!("{ctx}: check: is only for provider http; presets know their own check"));
+                return None;
+            }
+            (None, _) | (_, None) => return None,
+            (Some(_), Some(true)) => {}
+        }
+        let raw = &raw?.value;
+        let method = match &raw.method {
+            None => http::Method::GET,
+            Some(m) => match m.value.to_ascii_uppercase().as_str() {
+                "GET" => http::Method::GET,
+                "HEAD" => http::Method::HEAD,
+                "POST" => http::Method::POST,
+                "OPTIONS" => http::Method::OPTIONS,
+                other => {
+                    self.error(m.referenced, format!("{ctx}: check.method {other} is not allowed; a probe only reads (GET, HEAD, POST for RPC-style reads, OPTIONS)"));
+                    return None;
+                }
+            },
+        };
+        if !raw.path.value.starts_with('/') {
+            self.error(raw.path.referenced, format!("{ctx}: check.path must start with '/' (it is appended to base_url)"));
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &raw.headers {
+            match (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+                (Ok(k), Ok(v)) => headers.push((k, v)),
+                _ => self.error(raw.path.referenced, format!("{ctx}: check.headers: {k:?} is not a valid header")),
+            }
+        }
+        let expect_status = match &raw.expect_status {
+            Some(list) => {
+                if list.value.is_empty() || list.value.iter().any(|s| !(100..=599).contains(s)) {
+                    self.error(list.referenced, format!("{ctx}: check.expect_status must list HTTP statuses between 100 and 599"));
+                }
+                list.value.clone()
+            }
+            None => Vec::new(),
+        };
+        let scopes = raw.scopes.as_ref().and_then(|s| {
+            let loc = self.value_location(s, ctx, "check.scopes")?;
+            Some((loc, s.value.separator.clone().unwrap_or_else(|| " ".to_string())))
+        });
+        let expiry = raw.expiry.as_ref().and_then(|e| {
+            let loc = self.value_location(e, ctx, "check.expiry")?;
+            let format = match e.value.format.as_deref() {
+                Some("unix") | None => ExpiryFormat::Unix,
+                Some("rfc3339") => ExpiryFormat::Rfc3339,
+                Some(other) => {
+                    self.error(e.referenced, format!("{ctx}: check.expiry.format {other:?} is unknown; use unix or rfc3339"));
+                    return None;
+                }
+            };
+            Some((loc, format))
+        });
+        Some(HttpCheck { method, path: raw.path.value.clone(), headers, body: raw.body.clone(), expect_status, scopes, expiry })
+    }
+
+    fn value_location(&mut self, raw: &Spanned<RawValueSource>, ctx: &str, key: &str) -> Option<ValueLocation> {
+        match (&raw.value.header, &raw.value.json_pointer) {
+            (Some(h), None) => Some(ValueLocation::Header(h.clone())),
+            (None, Some(p)) if p.is_empty() || p.starts_with('/') => Some(ValueLocation::JsonPointer(p.clone())),
+            (None, Some(p)) => {
+                self.error(raw.referenced, format!("{ctx}: {key}.json_pointer {p:?} must start with '/' (RFC 6901)"));
+                None
+            }
+            _ => {
+                self.error(raw.referenced, format!("{ctx}: {key} needs exactly one of header or json_pointer"));
+                None
+            }
+        }
+    }
+}
+
+struct SettingsRefs<'a> {
+    prefix: &'a str,
+    interval: &'a Option<Spanned<RawDuration>>,
+    error_interval: &'a Option<Spanned<RawDuration>>,
+    timeout: &'a Option<Spanned<RawDuration>>,
+    retries: &'a Option<Spanned<i64>>,
+    slow_threshold: &'a Option<Spanned<RawDuration>>,
+    expiry_warning: &'a Option<Spanned<RawDuration>>,
+    rate_limit_warning: &'a Option<Spanned<f64>>,
+    min_probe_interval: &'a Option<Spanned<RawDuration>>,
+}

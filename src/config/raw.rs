@@ -1,0 +1,164 @@
+//! The config file as written: serde structs that keep source locations for validation.
+//!
+//! Every struct denies unknown keys, so a typo is an error with its line and column.
+
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+/// A duration as written: a string such as `30s`, or a bare number (refused later with advice).
+#[derive(Debug, Clone)]
+pub struct RawDuration(pub String);
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration such as 30s, 15m, 4h or 7d")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Top level of the file.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    #[serde(default)]
+    pub global: RawGlobal,
+    #[serde(default)]
+    pub integrations: Vec<Spanned<RawIntegration>>,
+}
+
+/// `global:`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawGlobal {
+    pub interval: Option<Spanned<RawDuration>>,
+    pub error_interval: Option<Spanned<RawDuration>>,
+    pub timeout: Option<Spanned<RawDuration>>,
+    pub retries: Option<Spanned<i64>>,
+    pub slow_threshold: Option<Spanned<RawDuration>>,
+    pub expiry_warning: Option<Spanned<RawDuration>>,
+    pub rate_limit_warning: Option<Spanned<f64>>,
+    pub min_probe_interval: Option<Spanned<RawDuration>>,
+    pub max_concurrency: Option<Spanned<i64>>,
+    pub requests_per_second_per_host: Option<Spanned<f64>>,
+    pub labels: Option<Spanned<BTreeMap<String, String>>>,
+}
+
+/// One entry of `integrations:`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntegration {
+    pub name: Spanned<String>,
+    pub provider: Spanned<String>,
+    pub base_url: Option<Spanned<String>>,
+    pub labels: Option<Spanned<BTreeMap<String, String>>>,
+    pub auth: Spanned<RawAuth>,
+    pub scopes: Option<Spanned<RawScopes>>,
+    pub tls: Option<Spanned<RawTls>>,
+    pub check: Option<Spanned<RawCheck>>,
+    pub interval: Option<Spanned<RawDuration>>,
+    pub error_interval: Option<Spanned<RawDuration>>,
+    pub timeout: Option<Spanned<RawDuration>>,
+    pub retries: Option<Spanned<i64>>,
+    pub slow_threshold: Option<Spanned<RawDuration>>,
+    pub expiry_warning: Option<Spanned<RawDuration>>,
+    pub rate_limit_warning: Option<Spanned<f64>>,
+    pub min_probe_interval: Option<Spanned<RawDuration>>,
+}
+
+/// `auth:`, tagged by `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawAuth {
+    Bearer {
+        token: Option<String>,
+        token_file: Option<String>,
+    },
+    Basic {
+        username: String,
+        password: Option<String>,
+        password_file: Option<String>,
+    },
+    Header {
+        name: String,
+        value: Option<String>,
+        value_file: Option<String>,
+    },
+    Oauth2ClientCredentials {
+        token_url: Option<String>,
+        client_id: String,
+        client_secret: Option<String>,
+        client_secret_file: Option<String>,
+        #[serde(default)]
+        scopes: Vec<String>,
+    },
+    Oauth2RefreshToken {
+        token_url: Option<String>,
+        client_id: String,
+        client_secret: Option<String>,
+        client_secret_file: Option<String>,
+        refresh_token: Option<String>,
+        refresh_token_file: Option<String>,
+    },
+}
+
+/// `scopes:`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawScopes {
+    #[serde(default)]
+    pub required: Vec<String>,
+    #[serde(default)]
+    pub optional: Vec<String>,
+}
+
+/// `tls:`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub ca_file: Option<String>,
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+}
+
+/// `check:` of the generic `http` provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCheck {
+    pub method: Option<Spanned<String>>,
+    pub path: Spanned<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub body: Option<String>,
+    pub expect_status: Option<Spanned<Vec<u16>>>,
+    pub scopes: Option<Spanned<RawValueSource>>,
+    pub expiry: Option<Spanned<RawValueSource>>,
+}
+
+/// Where the http check reads scopes or expiry: a header or a JSON pointer into the body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawValueSource {
+    pub header: Option<String>,
+    pub json_pointer: Option<String>,
+    pub separator: Option<String>,
+    pub format: Option<String>,
+}

@@ -1,0 +1,223 @@
+//! The effective config as shown on `/config` and in debug output: secrets redacted.
+
+use super::{format_duration, Auth, Config, ExpiryFormat, IntegrationConfig, SecretSource, Settings, ValueLocation, REDACTED};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+#[derive(Serialize)]
+struct ConfigView<'a> {
+    global: GlobalView,
+    integrations: Vec<IntegrationView<'a>>,
+}
+
+#[derive(Serialize)]
+struct GlobalView {
+    #[serde(flatten)]
+    settings: SettingsView,
+    max_concurrency: usize,
+    requests_per_second_per_host: f64,
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct SettingsView {
+    interval: String,
+    error_interval: String,
+    timeout: String,
+    retries: u32,
+    slow_threshold: String,
+    expiry_warning: String,
+    rate_limit_warning: f64,
+    min_probe_interval: String,
+}
+
+impl From<&Settings> for SettingsView {
+    fn from(s: &Settings) -> Self {
+        SettingsView {
+            interval: format_duration(s.interval),
+            error_interval: format_duration(s.error_interval),
+            timeout: format_duration(s.timeout),
+            retries: s.retries,
+            slow_threshold: format_duration(s.slow_threshold),
+            expiry_warning: format_duration(s.expiry_warning),
+            rate_limit_warning: s.rate_limit_warning,
+            min_probe_interval: format_duration(s.min_probe_interval),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct IntegrationView<'a> {
+    name: &'a str,
+    provider: &'static str,
+    base_url: &'a str,
+    labels: BTreeMap<&'a str, &'a str>,
+    auth: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scopes: Option<BTreeMap<&'static str, &'a [String]>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<BTreeMap<&'static str, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check: Option<BTreeMap<&'static str, String>>,
+    #[serde(flatten)]
+    settings: SettingsView,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: &'a Vec<String>,
+}
+
+fn secret_view(s: &SecretSource) -> (bool, String) {
+    match s {
+        SecretSource::Inline(_) => (false, REDACTED.to_string()),
+        SecretSource::File(p) => (true, p.display().to_string()),
+    }
+}
+
+fn auth_view(auth: &Auth) -> BTreeMap<&'static str, String> {
+    let mut m = BTreeMap::new();
+    m.insert("type", auth.auth_type().as_str().to_string());
+    let put_secret = |m: &mut BTreeMap<&'static str, String>, inline: &'static str, file: &'static str, s: &SecretSource| {
+        let (is_file, v) = secret_view(s);
+        m.insert(if is_file { file } else { inline }, v);
+    };
+    match auth {
+        Auth::Bearer { token } => put_secret(&mut m, "token", "token_file", token),
+        Auth::Basic { username, password } => {
+            m.insert("username", username.clone());
+            put_secret(&mut m, "password", "password_file", password);
+        }
+        Auth::Header { name, value } => {
+            m.insert("name", name.to_string());
+            put_secret(&mut m, "value", "value_file", value);
+        }
+        Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scopes } => {
+            m.insert("token_url", token_url.to_string());
+            m.insert("client_id", client_id.clone());
+            put_secret(&mut m, "client_secret", "client_secret_file", client_secret);
+            if !scopes.is_empty() {
+                m.insert("scopes", scopes.join(" "));
+            }
+        }
+        Auth::OAuth2RefreshToken { token_url, client_id, client_secret, refresh_token } => {
+            m.insert("token_url", token_url.to_string());
+            m.insert("client_id", client_id.clone());
+            if let Some(s) = client_secret {
+                put_secret(&mut m, "client_secret", "client_secret_file", s);
+            }
+            put_secret(&mut m, "refresh_token", "refresh_token_file", refresh_token);
+        }
+    }
+    m
+}
+
+fn location_text(l: &ValueLocation) -> String {
+    match l {
+        ValueLocation::Header(h) => format!("header {h}"),
+        ValueLocation::JsonPointer(p) => format!("json_pointer {p}"),
+    }
+}
+
+fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
+    let check = i.check.as_ref().map(|c| {
+        let mut m = BTreeMap::new();
+        m.insert("method", c.method.to_string());
+        m.insert("path", c.path.clone());
+        if !c.expect_status.is_empty() {
+            m.insert("expect_status", format!("{:?}", c.expect_status));
+        }
+        if let Some((loc, sep)) = &c.scopes {
+            m.insert("scopes", format!("{} separated by {sep:?}", location_text(loc)));
+        }
+        if let Some((loc, fmt)) = &c.expiry {
+            let f = match fmt {
+                ExpiryFormat::Unix => "unix",
+                ExpiryFormat::Rfc3339 => "rfc3339",
+            };
+            m.insert("expiry", format!("{} as {f}", location_text(loc)));
+        }
+        if !c.headers.is_empty() {
+            let names: Vec<_> = c.headers.iter().map(|(k, _)| k.as_str()).collect();
+            m.insert("headers", names.join(", "));
+        }
+        m
+    });
+    let tls = (i.tls.ca_file.is_some() || i.tls.insecure_skip_verify).then(|| {
+        let mut m = BTreeMap::new();
+        if let Some(ca) = &i.tls.ca_file {
+            m.insert("ca_file", ca.display().to_string());
+        }
+        if i.tls.insecure_skip_verify {
+            m.insert("insecure_skip_verify", "true".to_string());
+        }
+        m
+    });
+    IntegrationView {
+        name: &i.name,
+        provider: i.provider.name(),
+        base_url: i.base_url.as_str(),
+        labels: i.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+        auth: auth_view(&i.auth),
+        scopes: (!i.scopes.is_empty()).then(|| {
+            let mut m = BTreeMap::new();
+            m.insert("required", i.scopes.required.as_slice());
+            m.insert("optional", i.scopes.optional.as_slice());
+            m
+        }),
+        tls,
+        check,
+        settings: SettingsView::from(&i.settings),
+        notes: &i.notes,
+    }
+}
+
+/// Renders the whole config, redacted.
+pub fn render(config: &Config) -> String {
+    let view = ConfigView {
+        global: GlobalView {
+            settings: SettingsView::from(&config.global.defaults),
+            max_concurrency: config.global.max_concurrency,
+            requests_per_second_per_host: config.global.requests_per_second_per_host,
+            labels: config.global.labels.clone(),
+        },
+        integrations: config.integrations.iter().map(|i| integration_view(i)).collect(),
+    };
+    serde_saphyr::to_string(&view).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+}
+
+/// Renders one integration, redacted (for `/probe?debug=true`).
+pub fn render_integration(i: &IntegrationConfig) -> String {
+    serde_saphyr::to_string(&integration_view(i)).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+}
+
+/// A hash over everything that defines the integration, inline secret values included. It
+/// never leaves the process.
+pub fn fingerprint(i: &IntegrationConfig) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    render_integration(i).hash(&mut h);
+    let mut hash_secret = |s: &SecretSource| {
+        if let SecretSource::Inline(v) = s {
+            v.expose_secret().hash(&mut h);
+        }
+    };
+    match &i.auth {
+        Auth::Bearer { token } => hash_secret(token),
+        Auth::Basic { password, .. } => hash_secret(password),
+        Auth::Header { value, .. } => hash_secret(value),
+        Auth::OAuth2ClientCredentials { client_secret, .. } => hash_secret(client_secret),
+        Auth::OAuth2RefreshToken { client_secret, refresh_token, .. } => {
+            if let Some(s) = client_secret {
+                hash_secret(s);
+            }
+            hash_secret(refresh_token);
+        }
+    }
+    if let Some(c) = &i.check {
+        c.body.hash(&mut h);
+        for (k, v) in &c.headers {
+            k.as_str().hash(&mut h);
+            v.as_bytes().hash(&mut h);
+        }
+    }
+    h.finish()
+}

@@ -1,0 +1,40 @@
+//! `integration_exporter` watches the credentials and connections underneath SaaS
+//! integrations and exposes their health as Prometheus metrics.
+//!
+//! The crate is a library with a thin binary (`src/main.rs`). The pieces are:
+//!
+//! - [`config`]: the YAML file, its validation and the secret sources it names;
+//! - [`providers`]: one small module per SaaS provider behind the [`providers::Provider`] trait;
+//! - [`probe`]: the engine that runs one probe: outbound requests, classification, retries;
+//! - [`scheduler`]: background probing on each integration's interval;
+//! - [`store`]: the latest result and recent history of every integration;
+//! - [`metrics`]: a Prometheus collector over an immutable snapshot of the store;
+//! - [`server`]: the HTTP endpoints;
+//! - [`demo`]: the built-in simulated SaaS API used by `demo` mode and the tests.
+#![forbid(unsafe_code)]
+// Non-test code must not panic on bad input: every unwrap/expect is either removed or justified.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod logging;
+pub mod metrics;
+pub mod probe;
+pub mod process_metrics;
+pub mod providers;
+pub mod reason;
+pub mod scheduler;
+pub mod server;
+pub mod store;
+
+/// Version of this build, from Cargo.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Git revision of this build when the build environment provides one (`GIT_REVISION`), else `unknown`.
+pub const REVISION: &str = match option_env!("GIT_REVISION") {
+    Some(r) => r,
+    None => "unknown",
+};

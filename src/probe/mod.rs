@@ -1,0 +1,294 @@
+//! The probe engine: runs one integration's check and reduces it to one status and reason.
+//!
+//! [`Engine::probe`] resolves nothing ahead of time: secrets are read, tokens granted and
+//! requests sent inside one overall timeout. The provider's check reports what it saw in
+//! [`Findings`] and the failure, if any; [`evaluate`] then adds the generic checks (scopes,
+//! expiry, quota, latency) and picks the most severe finding.
+
+pub mod classify;
+pub mod client;
+mod context;
+pub mod limiter;
+pub mod oauth;
+pub mod ratelimit;
+
+pub use context::{join_url, ApiRequest, ApiResponse, ProbeContext, RequestAuth, StepLog};
+pub use ratelimit::RateLimit;
+
+use crate::config::IntegrationConfig;
+use crate::reason::{Reason, Status};
+use arc_swap::ArcSwap;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// What made a probe fail, in words safe to show anywhere (never a secret).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// The SPEC §5 reason.
+    pub reason: Reason,
+    /// Plain words for people: "Missing scope crm.objects.contacts.write".
+    pub detail: String,
+    /// A line for the operator's log when the cause is the exporter's own config.
+    pub log: Option<String>,
+}
+
+impl Failure {
+    /// A failure with a reason and detail.
+    pub fn new(reason: Reason, detail: impl Into<String>) -> Failure {
+        Failure { reason, detail: detail.into(), log: None }
+    }
+
+    /// Adds a line to log at warn level.
+    pub fn with_log(mut self, line: impl Into<String>) -> Failure {
+        self.log = Some(line.into());
+        self
+    }
+
+    /// `unexpected_response` naming what was wrong with the body.
+    pub fn unexpected(what: impl Into<String>) -> Failure {
+        Failure::new(Reason::UnexpectedResponse, what)
+    }
+}
+
+/// What a provider's check learnt, besides success or failure.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    /// Scopes the credential holds; `None` when the provider cannot say.
+    pub granted_scopes: Option<Vec<String>>,
+    /// When the long-lived credential expires, where known.
+    pub expiry: Option<SystemTime>,
+    /// Quota headroom from the provider's headers.
+    pub rate_limit: Option<RateLimit>,
+    /// How long the provider asked us to wait (429 `Retry-After` or a reset header).
+    pub retry_after: Option<Duration>,
+    /// Who the credential belongs to (account, workspace), for people; never a secret.
+    pub identity: Option<String>,
+}
+
+/// One configured scope and whether it is granted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScopeCheck {
+    /// The scope as configured.
+    pub scope: String,
+    /// From `scopes.required` (else `scopes.optional`).
+    pub required: bool,
+    /// Whether the credential holds it (or a scope that implies it).
+    pub granted: bool,
+}
+
+/// The outcome of one probe.
+#[derive(Debug, Clone)]
+pub struct ProbeResult {
+    /// Overall status.
+    pub status: Status,
+    /// The most severe finding.
+    pub reason: Reason,
+    /// The reason in plain words with specifics.
+    pub detail: String,
+    /// Whether the credential authenticated, once that was decided.
+    pub auth_success: Option<bool>,
+    /// Per configured scope; empty when scopes cannot be known or none are configured.
+    pub scopes: Vec<ScopeCheck>,
+    /// Whether every required scope is granted; `None` when scopes cannot be known.
+    pub scopes_valid: Option<bool>,
+    /// Latency of the main check request.
+    pub api_latency: Option<Duration>,
+    /// Wall time of the whole probe.
+    pub duration: Duration,
+    /// Status of the main check request, 0 if none was answered.
+    pub http_status: u16,
+    /// When the credential expires, where known.
+    pub credential_expiry: Option<SystemTime>,
+    /// Quota headroom, where sent.
+    pub rate_limit: Option<RateLimit>,
+    /// Earliest time the next probe may run (after a 429).
+    pub not_before: Option<SystemTime>,
+    /// Who the credential belongs to, where known.
+    pub identity: Option<String>,
+    /// End of the probe.
+    pub finished_at: SystemTime,
+    /// Each request made: method, path, status, latency. Never a secret.
+    pub steps: Vec<StepLog>,
+}
+
+/// Shared state of all probes: HTTP clients, the per-host budget, the token cache.
+#[derive(Debug)]
+pub struct Engine {
+    clients: client::ClientPool,
+    limiter: ArcSwap<limiter::HostLimiter>,
+    tokens: oauth::TokenCache,
+}
+
+impl Engine {
+    /// An engine with the given per-host request rate.
+    pub fn new(requests_per_second_per_host: f64) -> Engine {
+        Engine {
+            clients: client::ClientPool::default(),
+            limiter: ArcSwap::from_pointee(limiter::HostLimiter::new(requests_per_second_per_host)),
+            tokens: oauth::TokenCache::default(),
+        }
+    }
+
+    /// Applies a reloaded per-host rate (the buckets restart only when it changed).
+    pub fn set_rate(&self, requests_per_second_per_host: f64) {
+        if (self.limiter.load().rate - requests_per_second_per_host).abs() > f64::EPSILON {
+            self.limiter.store(Arc::new(limiter::HostLimiter::new(requests_per_second_per_host)));
+        }
+    }
+
+    /// Probes one integration now. `timeout` overrides the configured one when shorter
+    /// (a scrape's own deadline).
+    pub async fn probe(&self, integration: &IntegrationConfig, timeout: Option<Duration>) -> ProbeResult {
+        let started = Instant::now();
+        let budget = timeout.map_or(integration.settings.timeout, |t| t.min(integration.settings.timeout));
+        let deadline = started + budget;
+        let limiter = self.limiter.load_full();
+        let mut cx = ProbeContext::new(integration, &self.clients, &limiter, &self.tokens, deadline);
+        let outcome = match tokio::time::timeout_at(deadline.into(), integration.provider.check(&mut cx)).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure::new(Reason::Timeout, format!("no answer within the probe timeout of {}", crate::config::format_duration(budget)))),
+        };
+        let outcome = outcome.map_err(|f| cx.redact_failure(f));
+        if let Err(f) = &outcome {
+            if let Some(line) = &f.log {
+                tracing::warn!(integration = %integration.name, "{}", cx.redact(line));
+            }
+        }
+        let parts = cx.finish();
+        evaluate(integration, outcome, parts, started.elapsed(), SystemTime::now())
+    }
+}
+
+/// What [`ProbeContext::finish`] hands to [`evaluate`].
+#[derive(Debug, Default)]
+pub struct ProbeParts {
+    /// The provider's findings.
+    pub findings: Findings,
+    /// Status and latency of the main request, if one was answered.
+    pub main: Option<(u16, Duration)>,
+    /// The step log.
+    pub steps: Vec<StepLog>,
+}
+
+fn is_auth_failure(r: Reason) -> bool {
+    matches!(
+        r,
+        Reason::TokenExpired | Reason::CredentialRevoked | Reason::Unauthorized | Reason::CredentialMissing
+    )
+}
+
+/// Combines the check's outcome with the generic checks and picks the most severe finding.
+pub fn evaluate(
+    integration: &IntegrationConfig,
+    outcome: Result<(), Failure>,
+    parts: ProbeParts,
+    duration: Duration,
+    now: SystemTime,
+) -> ProbeResult {
+    let s = &integration.settings;
+    let f = &parts.findings;
+    let mut candidates: Vec<Failure> = Vec::new();
+    let auth_success = match &outcome {
+        Ok(()) => Some(true),
+        Err(e) if is_auth_failure(e.reason) => Some(false),
+        // Denied or rate limited after the provider looked at the credential: it authenticated.
+        Err(e) if matches!(e.reason, Reason::Forbidden | Reason::ScopeMissing | Reason::RateLimited | Reason::AccountSuspended) => Some(true),
+        Err(_) => None,
+    };
+    if let Err(e) = &outcome {
+        candidates.push(e.clone());
+    }
+
+    let (scopes, scopes_valid) = match &f.granted_scopes {
+        Some(granted) => {
+            let checks: Vec<ScopeCheck> = integration
+                .scopes
+                .required
+                .iter()
+                .map(|sc| (sc, true))
+                .chain(integration.scopes.optional.iter().map(|sc| (sc, false)))
+                .map(|(sc, required)| ScopeCheck {
+                    scope: sc.clone(),
+                    required,
+                    granted: integration.provider.scope_satisfied(granted, sc),
+                })
+                .collect();
+            let missing = |req: bool| -> Vec<&str> {
+                checks.iter().filter(|c| c.required == req && !c.granted).map(|c| c.scope.as_str()).collect()
+            };
+            let (req_missing, opt_missing) = (missing(true), missing(false));
+            if !req_missing.is_empty() {
+                candidates.push(Failure::new(Reason::ScopeMissing, format!("Missing scope {}", req_missing.join(", "))));
+            }
+            if !opt_missing.is_empty() {
+                candidates.push(Failure::new(Reason::OptionalScopeMissing, format!("Missing optional scope {}", opt_missing.join(", "))));
+            }
+            let valid = req_missing.is_empty();
+            (checks, Some(valid))
+        }
+        None => (Vec::new(), None),
+    };
+
+    if let Some(expiry) = f.expiry {
+        match expiry.duration_since(now) {
+            Err(_) => candidates.push(Failure::new(Reason::TokenExpired, format!("credential expired at {}", httpdate::fmt_http_date(expiry)))),
+            Ok(left) if left <= s.expiry_warning => candidates.push(Failure::new(
+                Reason::ExpiringSoon,
+                format!("credential expires in {} ({})", human_duration(left), httpdate::fmt_http_date(expiry)),
+            )),
+            Ok(_) => {}
+        }
+    }
+    if let Some(frac) = f.rate_limit.and_then(|r| r.fraction_left()) {
+        if frac < s.rate_limit_warning {
+            candidates.push(Failure::new(Reason::RateLimitLow, format!("only {:.0}% of the rate limit left", frac * 100.0)));
+        }
+    }
+    let api_latency = parts.main.map(|(_, l)| l);
+    if let Some(lat) = api_latency {
+        if lat > s.slow_threshold {
+            candidates.push(Failure::new(
+                Reason::Slow,
+                format!("API answered in {} ms (slow_threshold {})", lat.as_millis(), crate::config::format_duration(s.slow_threshold)),
+            ));
+        }
+    }
+    let chosen = candidates
+        .into_iter()
+        .min_by_key(|c| c.reason)
+        .unwrap_or_else(|| Failure::new(Reason::Ok, "all checks passed"));
+    let not_before = f.retry_after.map(|d| now + d);
+    ProbeResult {
+        status: chosen.reason.status(),
+        reason: chosen.reason,
+        detail: chosen.detail,
+        auth_success,
+        scopes,
+        scopes_valid,
+        api_latency,
+        duration,
+        http_status: parts.main.map_or(0, |(s, _)| s),
+        credential_expiry: f.expiry,
+        rate_limit: f.rate_limit,
+        not_before,
+        identity: f.identity.clone(),
+        finished_at: now,
+        steps: parts.steps,
+    }
+}
+
+/// "3d 4h", "5h 12m", "42s": coarse, for people.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (days, hours, mins) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {mins}m")
+    } else if mins > 0 {
+        format!("{mins}m {}s", secs % 60)
+    } else {
+        format!("{secs}s")
+    }
+}

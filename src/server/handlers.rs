@@ -1,0 +1,131 @@
+//! Request routing and the handlers of the non-page endpoints.
+
+use super::ServerState;
+use crate::app::OnDemand;
+use crate::metrics::{self, Format, Snapshot};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// A response with a body and content type.
+pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    if let Ok(v) = http::HeaderValue::from_str(content_type) {
+        r.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    r
+}
+
+/// A plain-text response.
+pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
+    respond(status, "text/plain; charset=utf-8", body)
+}
+
+/// Query parameters, decoded.
+pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+    req.uri()
+        .query()
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+/// Routes one request.
+pub async fn route(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    if path == state.options.telemetry_path {
+        return only_get(&method).unwrap_or_else(|| metrics_endpoint(state, &req));
+    }
+    match (method, path.as_str()) {
+        (Method::GET, "/probe") => probe_endpoint(state, &req).await,
+        (Method::GET, "/config") if state.options.config_endpoint => {
+            respond(StatusCode::OK, "text/yaml; charset=utf-8", state.app.config().to_redacted_yaml())
+        }
+        (Method::GET, "/-/healthy") => text(StatusCode::OK, "Healthy\n"),
+        (Method::GET, "/-/ready") => text(StatusCode::OK, "Ready\n"),
+        (Method::POST | Method::PUT, "/-/reload") => reload_endpoint(state, req).await,
+        (Method::GET, "/") => landing(state),
+        (_, "/probe" | "/config" | "/-/healthy" | "/-/ready" | "/") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+        (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "use POST /-/reload\n"),
+        _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+fn only_get(method: &Method) -> Option<Response<Full<Bytes>>> {
+    (method != Method::GET && method != Method::HEAD).then(|| text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"))
+}
+
+fn accept(req: &Request<Incoming>) -> Option<&str> {
+    req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok())
+}
+
+fn metrics_endpoint(state: &ServerState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let format = Format::negotiate(accept(req));
+    respond(StatusCode::OK, format.content_type(), metrics::encode(state.app.snapshot(), format))
+}
+
+/// The probe deadline a scraper allows: its scrape timeout minus a margin for the reply.
+fn scrape_timeout(req: &Request<Incoming>) -> Option<Duration> {
+    let secs: f64 = req.headers().get("x-prometheus-scrape-timeout-seconds")?.to_str().ok()?.parse().ok()?;
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64((secs - 0.5).max(secs * 0.5)))
+}
+
+async fn probe_endpoint(state: &ServerState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let q = query(req);
+    let Some(target) = q.get("target").filter(|t| !t.is_empty()) else {
+        state.app.count_rejected();
+        return text(StatusCode::BAD_REQUEST, "missing target parameter: /probe?target=NAME, where NAME is an integration name from the config\n");
+    };
+    let result = match state.app.probe_on_demand(target, scrape_timeout(req)).await {
+        OnDemand::Unknown => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                format!("unknown target {:?}: targets are integration names from the config, never URLs\n", crate::probe::classify::short(target)),
+            );
+        }
+        OnDemand::Probed(r) | OnDemand::Cached(r) => r,
+    };
+    let Some(st) = state.app.store.get(target) else {
+        return text(StatusCode::BAD_REQUEST, "integration was removed by a reload\n");
+    };
+    let snapshot = Snapshot { integrations: vec![st.clone()], exporter: None };
+    if q.get("debug").map(String::as_str) == Some("true") {
+        let mut out = String::new();
+        out.push_str(&format!("Probe of {} ({}): {} / {} — {}\n\nSteps:\n", st.config.name, st.config.provider.name(), result.status, result.reason, result.detail));
+        for s in &result.steps {
+            out.push_str(&format!("  {s}\n"));
+        }
+        if result.steps.is_empty() {
+            out.push_str("  (no request was made)\n");
+        }
+        out.push_str("\nMetrics:\n");
+        out.push_str(&metrics::encode(snapshot, Format::Text004));
+        out.push_str("\nConfig:\n");
+        out.push_str(&crate::config::view::render_integration(&st.config));
+        return text(StatusCode::OK, out);
+    }
+    let format = Format::negotiate(accept(req));
+    respond(StatusCode::OK, format.content_type(), metrics::encode(snapshot, format))
+}
+
+async fn reload_endpoint(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    // The body is ignored, but read (bounded) so keep-alive connections stay usable.
+    let _ = Limited::new(req.into_body(), 4096).collect().await;
+    match state.app.reload().await {
+        Ok(()) => text(StatusCode::OK, "config reloaded\n"),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed, the previous config stays active:\n{e}\n")),
+    }
+}
+
+fn landing(state: &ServerState) -> Response<Full<Bytes>> {
+    let mut out = String::from("integration_exporter\n\n");
+    for s in state.app.store.snapshot() {
+        let (status, detail) = s.last.as_ref().map_or(("unknown".to_string(), "not probed yet".to_string()), |r| (r.status.to_string(), r.detail.clone()));
+        out.push_str(&format!("{}\t{}\t{}\t{}\n", s.config.name, s.config.provider.name(), status, detail));
+    }
+    text(StatusCode::OK, out)
+}

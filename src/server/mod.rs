@@ -1,0 +1,144 @@
+//! The HTTP server.
+//!
+//! Endpoints (SPEC §3):
+//!
+//! | path | method | what |
+//! |---|---|---|
+//! | `--web.telemetry-path` (`/metrics`) | GET | every integration's latest result + self-metrics; never probes |
+//! | `/probe?target=NAME[&debug=true]` | GET | probe NAME now (cache and single-flight rules), its metrics |
+//! | `/` | GET | status page |
+//! | `/api/v1/integrations[/NAME]` | GET | the same as JSON |
+//! | `/api/v1/integrations/NAME/probe` | POST | on-demand probe, JSON result |
+//! | `/config` | GET | effective config, secrets redacted |
+//! | `/-/healthy`, `/-/ready` | GET | liveness, readiness |
+//! | `/-/reload` | POST | reload the config; keeps the old one on error |
+//!
+//! The server takes an already-bound listener and a shutdown signal, so tests run it on
+//! port 0. Requests beyond `--web.max-requests` in flight get 503.
+
+mod handlers;
+
+use crate::app::App;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use handlers::route;
+
+/// Server settings from the command line.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Path of the metrics endpoint.
+    pub telemetry_path: String,
+    /// Requests served at once; more get 503.
+    pub max_requests: usize,
+    /// Whether `GET /config` is served.
+    pub config_endpoint: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { telemetry_path: "/metrics".into(), max_requests: 40, config_endpoint: true }
+    }
+}
+
+/// Shared by every connection.
+#[derive(Debug)]
+pub struct ServerState {
+    /// The exporter.
+    pub app: Arc<App>,
+    /// Settings.
+    pub options: ServerOptions,
+    in_flight: Semaphore,
+}
+
+impl ServerState {
+    /// State for `serve`.
+    pub fn new(app: Arc<App>, options: ServerOptions) -> Arc<ServerState> {
+        let permits = options.max_requests.max(1);
+        Arc::new(ServerState { app, options, in_flight: Semaphore::new(permits) })
+    }
+}
+
+/// How long a client may take to send its request headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests get to finish after shutdown is signalled.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves HTTP on `listener` until `shutdown` resolves, then drains in-flight requests
+/// for at most [`DRAIN_TIMEOUT`].
+pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    let state = state.clone();
+                    async move { Ok::<_, std::convert::Infallible>(dispatch(state, req).await) }
+                });
+                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(64 * 1024);
+                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("some HTTP connections did not finish within the drain timeout");
+    }
+    Ok(())
+}
+
+async fn dispatch(state: Arc<ServerState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let Ok(_permit) = state.in_flight.try_acquire() else {
+        return handlers::text(hyper::StatusCode::SERVICE_UNAVAILABLE, "too many requests in flight (--web.max-requests); retry shortly\n");
+    };
+    route(&state, req).await
+}
+
+/// The JSON form of one probe result (API and `check --output json`).
+pub fn api_result_json(name: &str, r: &crate::probe::ProbeResult) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "status": r.status,
+        "reason": r.reason,
+        "detail": r.detail,
+        "auth_success": r.auth_success,
+        "scopes_valid": r.scopes_valid,
+        "scopes": r.scopes,
+        "http_status": r.http_status,
+        "api_latency_seconds": r.api_latency.map(|d| d.as_secs_f64()),
+        "probe_duration_seconds": r.duration.as_secs_f64(),
+        "credential_expiry_timestamp_seconds": r.credential_expiry.map(crate::store::unix_seconds),
+        "rate_limit": r.rate_limit.map(|l| serde_json::json!({"remaining": l.remaining, "limit": l.limit})),
+        "identity": r.identity,
+        "finished_at": crate::store::unix_seconds(r.finished_at),
+        "steps": r.steps,
+    })
+}
