@@ -173,10 +173,15 @@ async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: Output
         }
     };
     let config = app.config();
-    let selected: Vec<String> = if names.is_empty() { config.integrations.iter().map(|i| i.name.clone()).collect() } else { names.to_vec() };
+    let selected: Vec<String> =
+        if names.is_empty() { config.integrations.iter().map(|i| i.name.clone()).collect() } else { names.to_vec() };
     let unknown: Vec<&String> = selected.iter().filter(|n| config.integration(n).is_none()).collect();
     if !unknown.is_empty() {
-        eprintln!("unknown integration(s): {}; known: {}", unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "), config.integrations.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", "));
+        eprintln!(
+            "unknown integration(s): {}; known: {}",
+            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            config.integrations.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
         return ExitCode::from(3);
     }
     let probes = selected.iter().map(|n| {
@@ -244,7 +249,11 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
             }
         }
     }
-    let options = ServerOptions { telemetry_path: cli.telemetry_path.clone(), max_requests: cli.max_requests, config_endpoint: !cli.disable_config_endpoint };
+    let options = ServerOptions {
+        telemetry_path: cli.telemetry_path.clone(),
+        max_requests: cli.max_requests,
+        config_endpoint: !cli.disable_config_endpoint,
+    };
     let state = ServerState::new(app.clone(), options);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -258,7 +267,11 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
         tasks.spawn(server::serve(l, state.clone(), stopped(stop_rx.clone())));
     }
     let scheduler = tokio::spawn(crate::scheduler::run(app.clone(), stopped(stop_rx.clone())));
-    tracing::info!(integrations = app.config().integrations.len(), version = crate::VERSION, "integration_exporter started");
+    tracing::info!(
+        integrations = app.config().integrations.len(),
+        version = crate::VERSION,
+        "integration_exporter started"
+    );
     wait_for_signals(&app).await;
     tracing::info!("shutting down: draining in-flight requests");
     let _ = stop_tx.send(true);
@@ -272,7 +285,9 @@ async fn wait_for_signals(app: &Arc<App>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        let (Ok(mut hup), Ok(mut term), Ok(mut int)) =
+            (signal(SignalKind::hangup()), signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+        else {
             tracing::error!("cannot install signal handlers; stop with SIGKILL");
             std::future::pending::<()>().await;
             return;

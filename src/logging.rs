@@ -55,10 +55,23 @@ pub fn init(level: LogLevel, format: LogFormat) {
     let ansi = std::io::stderr().is_terminal();
     let result = match format {
         LogFormat::Logfmt => tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(false).event_format(Logfmt { ansi }).with_filter(filter))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(false)
+                    .event_format(Logfmt { ansi })
+                    .with_filter(filter),
+            )
             .try_init(),
         LogFormat::Json => tracing_subscriber::registry()
-            .with(tracing_subscriber::fmt::layer().json().flatten_event(true).with_writer(std::io::stderr).with_ansi(false).with_filter(filter))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_writer(std::io::stderr)
+                    .with_ansi(false)
+                    .with_filter(filter),
+            )
             .try_init(),
     };
     let _ = result;
@@ -125,7 +138,13 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, dd) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, (rem % 3600) / 60, rem % 60, d.subsec_millis())
+    format!(
+        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
 }
 
 fn civil_from_days(z: i64) -> (i64, i64, i64) {

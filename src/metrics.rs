@@ -75,7 +75,13 @@ fn base_labels(s: &IntegrationState) -> Labels<'_> {
 }
 
 /// Writes one gauge family: one series per integration for which `value` gives a number.
-fn gauge_family<'a, F>(enc: &mut DescriptorEncoder, name: &str, help: &str, states: &'a [Arc<IntegrationState>], value: F) -> std::fmt::Result
+fn gauge_family<'a, F>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    states: &'a [Arc<IntegrationState>],
+    value: F,
+) -> std::fmt::Result
 where
     F: Fn(&'a IntegrationState) -> Vec<(Option<(&'static str, &'a str)>, Option<(&'static str, &'a str)>, f64)>,
 {
@@ -100,68 +106,132 @@ fn one<'a>(v: Option<f64>) -> Vec<(Option<(&'static str, &'a str)>, Option<(&'st
 }
 
 fn bool_num(b: bool) -> f64 {
-    if b { 1.0 } else { 0.0 }
+    if b {
+        1.0
+    } else {
+        0.0
+    }
 }
 
 impl SnapshotCollector {
     fn integration_families(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         let st = &self.0.integrations;
         let last = |s: &IntegrationState| s.last.clone();
-        gauge_family(enc, "integration_up", "1 if the last probe found the connection usable (healthy or warning), else 0.", st, |s| {
-            one(last(s).map(|r| bool_num(matches!(r.status, Status::Healthy | Status::Warning))))
+        gauge_family(
+            enc,
+            "integration_up",
+            "1 if the last probe found the connection usable (healthy or warning), else 0.",
+            st,
+            |s| one(last(s).map(|r| bool_num(matches!(r.status, Status::Healthy | Status::Warning)))),
+        )?;
+        gauge_family(
+            enc,
+            "integration_status",
+            "Current status, one-hot over unknown, healthy, warning, error.",
+            st,
+            |s| {
+                let cur = s.status();
+                Status::ALL.iter().map(|x| (Some(("status", x.as_str())), None, bool_num(*x == cur))).collect()
+            },
+        )?;
+        gauge_family(
+            enc,
+            "integration_failure_reason",
+            "1 for the reason of the current warning or error status.",
+            st,
+            |s| match &s.last {
+                Some(r) if r.status != Status::Healthy => vec![(Some(("reason", r.reason.as_str())), None, 1.0)],
+                _ => vec![],
+            },
+        )?;
+        gauge_family(
+            enc,
+            "integration_auth_success",
+            "1 if the credential authenticated in the last probe, 0 if it was refused.",
+            st,
+            |s| one(s.last.as_ref().and_then(|r| r.auth_success).map(bool_num)),
+        )?;
+        gauge_family(
+            enc,
+            "integration_scopes_valid",
+            "1 if every required scope is granted; absent where scopes cannot be known.",
+            st,
+            |s| one(s.last.as_ref().and_then(|r| r.scopes_valid).map(bool_num)),
+        )?;
+        gauge_family(enc, "integration_scope_granted", "1 if the configured scope is granted, per scope.", st, |s| {
+            match &s.last {
+                Some(r) => r
+                    .scopes
+                    .iter()
+                    .map(|c| {
+                        (
+                            Some(("scope", c.scope.as_str())),
+                            Some(("required", if c.required { "true" } else { "false" })),
+                            bool_num(c.granted),
+                        )
+                    })
+                    .collect(),
+                None => vec![],
+            }
         })?;
-        gauge_family(enc, "integration_status", "Current status, one-hot over unknown, healthy, warning, error.", st, |s| {
-            let cur = s.status();
-            Status::ALL.iter().map(|x| (Some(("status", x.as_str())), None, bool_num(*x == cur))).collect()
-        })?;
-        gauge_family(enc, "integration_failure_reason", "1 for the reason of the current warning or error status.", st, |s| match &s.last {
-            Some(r) if r.status != Status::Healthy => vec![(Some(("reason", r.reason.as_str())), None, 1.0)],
-            _ => vec![],
-        })?;
-        gauge_family(enc, "integration_auth_success", "1 if the credential authenticated in the last probe, 0 if it was refused.", st, |s| {
-            one(s.last.as_ref().and_then(|r| r.auth_success).map(bool_num))
-        })?;
-        gauge_family(enc, "integration_scopes_valid", "1 if every required scope is granted; absent where scopes cannot be known.", st, |s| {
-            one(s.last.as_ref().and_then(|r| r.scopes_valid).map(bool_num))
-        })?;
-        gauge_family(enc, "integration_scope_granted", "1 if the configured scope is granted, per scope.", st, |s| match &s.last {
-            Some(r) => r
-                .scopes
-                .iter()
-                .map(|c| (Some(("scope", c.scope.as_str())), Some(("required", if c.required { "true" } else { "false" })), bool_num(c.granted)))
-                .collect(),
-            None => vec![],
-        })?;
-        gauge_family(enc, "integration_api_latency_seconds", "Latency of the main check request in the last probe.", st, |s| {
-            one(s.last.as_ref().and_then(|r| r.api_latency).map(|d| d.as_secs_f64()))
-        })?;
+        gauge_family(
+            enc,
+            "integration_api_latency_seconds",
+            "Latency of the main check request in the last probe.",
+            st,
+            |s| one(s.last.as_ref().and_then(|r| r.api_latency).map(|d| d.as_secs_f64())),
+        )?;
         gauge_family(enc, "integration_probe_duration_seconds", "Wall time of the last whole probe.", st, |s| {
             one(s.last.as_ref().map(|r| r.duration.as_secs_f64()))
         })?;
-        gauge_family(enc, "integration_http_status_code", "HTTP status of the main check request, 0 if none.", st, |s| {
-            one(s.last.as_ref().map(|r| f64::from(r.http_status)))
-        })?;
-        gauge_family(enc, "integration_credential_expiry_timestamp_seconds", "When the long-lived credential expires, where known.", st, |s| {
-            one(s.last.as_ref().and_then(|r| r.credential_expiry).map(unix_seconds))
-        })?;
-        gauge_family(enc, "integration_rate_limit_remaining", "Requests left in the provider's rate-limit window, where sent.", st, |s| {
-            one(s.last.as_ref().and_then(|r| r.rate_limit).map(|r| r.remaining))
-        })?;
-        gauge_family(enc, "integration_rate_limit_limit", "Size of the provider's rate-limit window, where sent.", st, |s| {
-            one(s.last.as_ref().and_then(|r| r.rate_limit).map(|r| r.limit))
-        })?;
+        gauge_family(
+            enc,
+            "integration_http_status_code",
+            "HTTP status of the main check request, 0 if none.",
+            st,
+            |s| one(s.last.as_ref().map(|r| f64::from(r.http_status))),
+        )?;
+        gauge_family(
+            enc,
+            "integration_credential_expiry_timestamp_seconds",
+            "When the long-lived credential expires, where known.",
+            st,
+            |s| one(s.last.as_ref().and_then(|r| r.credential_expiry).map(unix_seconds)),
+        )?;
+        gauge_family(
+            enc,
+            "integration_rate_limit_remaining",
+            "Requests left in the provider's rate-limit window, where sent.",
+            st,
+            |s| one(s.last.as_ref().and_then(|r| r.rate_limit).map(|r| r.remaining)),
+        )?;
+        gauge_family(
+            enc,
+            "integration_rate_limit_limit",
+            "Size of the provider's rate-limit window, where sent.",
+            st,
+            |s| one(s.last.as_ref().and_then(|r| r.rate_limit).map(|r| r.limit)),
+        )?;
         gauge_family(enc, "integration_last_probe_timestamp_seconds", "End of the last probe.", st, |s| {
             one(s.last.as_ref().map(|r| unix_seconds(r.finished_at)))
         })?;
-        gauge_family(enc, "integration_last_success_timestamp_seconds", "End of the last probe that was healthy or warning.", st, |s| {
-            one(s.last_success.map(unix_seconds))
-        })?;
+        gauge_family(
+            enc,
+            "integration_last_success_timestamp_seconds",
+            "End of the last probe that was healthy or warning.",
+            st,
+            |s| one(s.last_success.map(unix_seconds)),
+        )?;
         gauge_family(enc, "integration_status_change_timestamp_seconds", "When the status last changed.", st, |s| {
             one(Some(unix_seconds(s.status_changed_at)))
         })?;
-        gauge_family(enc, "integration_probe_interval_seconds", "The configured background probe interval.", st, |s| {
-            one(Some(s.config.settings.interval.as_secs_f64()))
-        })?;
+        gauge_family(
+            enc,
+            "integration_probe_interval_seconds",
+            "The configured background probe interval.",
+            st,
+            |s| one(Some(s.config.settings.interval.as_secs_f64())),
+        )?;
         self.probes_total(enc)?;
         gauge_family(enc, "integration_info", "Static facts about the integration; always 1.", st, |s| {
             vec![(Some(("auth_type", s.config.auth.auth_type().as_str())), None, 1.0)]
@@ -172,7 +242,8 @@ impl SnapshotCollector {
         if self.0.integrations.is_empty() {
             return Ok(());
         }
-        let mut family = enc.encode_descriptor("integration_probes", "Probes by resulting status.", None, MetricType::Counter)?;
+        let mut family =
+            enc.encode_descriptor("integration_probes", "Probes by resulting status.", None, MetricType::Counter)?;
         for s in &self.0.integrations {
             let p = s.probes;
             for (result, n) in [("healthy", p.healthy), ("warning", p.warning), ("error", p.error)] {
@@ -185,13 +256,37 @@ impl SnapshotCollector {
     }
 
     fn exporter_families(&self, enc: &mut DescriptorEncoder, e: &ExporterStats) -> std::fmt::Result {
-        let gauge = |enc: &mut DescriptorEncoder, name: &str, help: &str, labels: Labels<'_>, v: f64| -> std::fmt::Result {
-            enc.encode_descriptor(name, help, None, MetricType::Gauge)?.encode_family(&labels)?.encode_gauge(&v)
-        };
-        gauge(enc, "integration_exporter_build_info", "Build information; always 1.", vec![("version", crate::VERSION), ("revision", crate::REVISION)], 1.0)?;
-        gauge(enc, "integration_exporter_config_last_reload_successful", "1 if the last config (re)load succeeded.", vec![], bool_num(e.reload_successful))?;
-        gauge(enc, "integration_exporter_config_last_reload_success_timestamp_seconds", "When the config was last loaded successfully.", vec![], e.reload_success_time)?;
-        let mut family = enc.encode_descriptor("integration_exporter_ondemand_probes", "On-demand probes by outcome.", None, MetricType::Counter)?;
+        let gauge =
+            |enc: &mut DescriptorEncoder, name: &str, help: &str, labels: Labels<'_>, v: f64| -> std::fmt::Result {
+                enc.encode_descriptor(name, help, None, MetricType::Gauge)?.encode_family(&labels)?.encode_gauge(&v)
+            };
+        gauge(
+            enc,
+            "integration_exporter_build_info",
+            "Build information; always 1.",
+            vec![("version", crate::VERSION), ("revision", crate::REVISION)],
+            1.0,
+        )?;
+        gauge(
+            enc,
+            "integration_exporter_config_last_reload_successful",
+            "1 if the last config (re)load succeeded.",
+            vec![],
+            bool_num(e.reload_successful),
+        )?;
+        gauge(
+            enc,
+            "integration_exporter_config_last_reload_success_timestamp_seconds",
+            "When the config was last loaded successfully.",
+            vec![],
+            e.reload_success_time,
+        )?;
+        let mut family = enc.encode_descriptor(
+            "integration_exporter_ondemand_probes",
+            "On-demand probes by outcome.",
+            None,
+            MetricType::Counter,
+        )?;
         for (result, n) in [("probed", e.ondemand[0]), ("cached", e.ondemand[1]), ("rejected", e.ondemand[2])] {
             family.encode_family(&vec![("result", result)])?.encode_counter::<Labels<'_>, u64, f64>(&n, None)?;
         }
@@ -201,16 +296,25 @@ impl SnapshotCollector {
     fn process_families(&self, enc: &mut DescriptorEncoder, p: &ProcessStats) -> std::fmt::Result {
         let empty: Labels<'_> = vec![];
         if let Some(cpu) = p.cpu_seconds {
-            enc.encode_descriptor("process_cpu_seconds", "Total user and system CPU time spent in seconds.", None, MetricType::Counter)?
-                .encode_family(&empty)?
-                .encode_counter::<Labels<'_>, f64, f64>(&cpu, None)?;
+            enc.encode_descriptor(
+                "process_cpu_seconds",
+                "Total user and system CPU time spent in seconds.",
+                None,
+                MetricType::Counter,
+            )?
+            .encode_family(&empty)?
+            .encode_counter::<Labels<'_>, f64, f64>(&cpu, None)?;
         }
         let gauges = [
             ("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_memory_bytes),
             ("process_virtual_memory_bytes", "Virtual memory size in bytes.", p.virtual_memory_bytes),
             ("process_open_fds", "Number of open file descriptors.", p.open_fds),
             ("process_max_fds", "Maximum number of open file descriptors.", p.max_fds),
-            ("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", Some(p.start_time_seconds)),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                Some(p.start_time_seconds),
+            ),
         ];
         for (name, help, v) in gauges {
             if let Some(v) = v {

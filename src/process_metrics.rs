@@ -36,7 +36,11 @@ pub fn read(start_time_seconds: f64) -> ProcessStats {
         }
     }
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok()) {
+        if let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        {
             s.resident_memory_bytes = Some(kb * 1024.0);
         }
     }

@@ -167,10 +167,7 @@ impl Reason {
 
     /// Whether a probe that ended with this reason may be retried inside the same probe.
     pub fn is_transient(self) -> bool {
-        matches!(
-            self,
-            Reason::NetworkError | Reason::Timeout | Reason::ProviderUnavailable
-        )
+        matches!(self, Reason::NetworkError | Reason::Timeout | Reason::ProviderUnavailable)
     }
 }
 

@@ -100,7 +100,11 @@ mod tests {
 
     #[test]
     fn intervals_jitter_and_retry_after() {
-        let s = Settings { interval: Duration::from_secs(100), error_interval: Duration::from_secs(10), ..Settings::default() };
+        let s = Settings {
+            interval: Duration::from_secs(100),
+            error_interval: Duration::from_secs(10),
+            ..Settings::default()
+        };
         let now = SystemTime::now();
         assert_eq!(next_delay(&s, &result(Status::Healthy, None), now, 1.0), Duration::from_secs(100));
         assert_eq!(next_delay(&s, &result(Status::Error, None), now, 1.0), Duration::from_secs(10));

@@ -70,7 +70,14 @@ pub struct IntegrationState {
 
 impl IntegrationState {
     fn new(config: Arc<IntegrationConfig>, now: SystemTime) -> IntegrationState {
-        IntegrationState { config, last: None, status_changed_at: now, last_success: None, probes: ProbeCounts::default(), history: VecDeque::new() }
+        IntegrationState {
+            config,
+            last: None,
+            status_changed_at: now,
+            last_success: None,
+            probes: ProbeCounts::default(),
+            history: VecDeque::new(),
+        }
     }
 
     /// Current status (`unknown` before the first probe).

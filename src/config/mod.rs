@@ -307,10 +307,8 @@ pub struct Config {
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            file: path.display().to_string(),
-            error: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Read { file: path.display().to_string(), error: e.to_string() })?;
         Config::parse(&text, &path.display().to_string())
     }
 
@@ -361,16 +359,8 @@ fn plain_parse_message(e: &serde_saphyr::Error) -> String {
 }
 
 /// Label names that the exporter sets itself and a static label may not take.
-const RESERVED_LABELS: [&str; 8] = [
-    "integration",
-    "provider",
-    "status",
-    "reason",
-    "scope",
-    "required",
-    "result",
-    "auth_type",
-];
+const RESERVED_LABELS: [&str; 8] =
+    ["integration", "provider", "status", "reason", "scope", "required", "result", "auth_type"];
 
 struct Validator<'a> {
     file: &'a str,
@@ -397,7 +387,10 @@ impl Validator<'_> {
             if duplicate {
                 self.error(
                     name.referenced,
-                    format!("duplicate integration name {:?}; names must be unique (they are /probe targets)", name.value),
+                    format!(
+                        "duplicate integration name {:?}; names must be unique (they are /probe targets)",
+                        name.value
+                    ),
                 );
             }
             // A duplicate is still validated, so all its problems are reported at once.
@@ -509,7 +502,10 @@ impl Validator<'_> {
             if (0.0..=1.0).contains(&w.value) {
                 s.rate_limit_warning = w.value;
             } else {
-                self.error(w.referenced, format!("{p}.rate_limit_warning must be a fraction between 0 and 1, e.g. 0.1"));
+                self.error(
+                    w.referenced,
+                    format!("{p}.rate_limit_warning must be a fraction between 0 and 1, e.g. 0.1"),
+                );
             }
         }
     }
@@ -517,10 +513,13 @@ impl Validator<'_> {
     fn integration(&mut self, raw: RawIntegration, global: &GlobalConfig) -> Option<IntegrationConfig> {
         let errors_before = self.diags.len();
         let name = raw.name.value.clone();
-        let name_ok = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        let name_ok =
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !name_ok {
-            self.error(raw.name.referenced, format!("integration name {name:?} is invalid; use only letters, digits, '_', '.' and '-'"));
+            self.error(
+                raw.name.referenced,
+                format!("integration name {name:?} is invalid; use only letters, digits, '_', '.' and '-'"),
+            );
         }
         let ctx = format!("integration {name:?}");
         let provider = match providers::lookup(&raw.provider.value) {
@@ -528,7 +527,11 @@ impl Validator<'_> {
             None => {
                 self.error(
                     raw.provider.referenced,
-                    format!("{ctx}: unknown provider {:?}; valid providers are: {}", raw.provider.value, providers::names().join(", ")),
+                    format!(
+                        "{ctx}: unknown provider {:?}; valid providers are: {}",
+                        raw.provider.value,
+                        providers::names().join(", ")
+                    ),
                 );
                 None
             }
@@ -575,7 +578,9 @@ impl Validator<'_> {
             }
         }
         if tls.insecure_skip_verify {
-            notes.push("TLS certificate verification is disabled for this integration (tls.insecure_skip_verify)".into());
+            notes.push(
+                "TLS certificate verification is disabled for this integration (tls.insecure_skip_verify)".into(),
+            );
         }
         let mut integration = IntegrationConfig {
             name,
@@ -629,7 +634,14 @@ impl Validator<'_> {
         }
     }
 
-    fn secret(&mut self, inline: &Option<String>, file: &Option<String>, field: &str, ctx: &str, at: Location) -> Option<SecretSource> {
+    fn secret(
+        &mut self,
+        inline: &Option<String>,
+        file: &Option<String>,
+        field: &str,
+        ctx: &str,
+        at: Location,
+    ) -> Option<SecretSource> {
         match (inline, file) {
             (Some(v), None) => Some(SecretSource::Inline(SecretString::from(v.clone()))),
             (None, Some(f)) if !f.is_empty() => Some(SecretSource::File(PathBuf::from(f))),
@@ -644,7 +656,13 @@ impl Validator<'_> {
         }
     }
 
-    fn token_url(&mut self, raw: &Option<String>, provider: Option<&'static dyn Provider>, ctx: &str, at: Location) -> Option<url::Url> {
+    fn token_url(
+        &mut self,
+        raw: &Option<String>,
+        provider: Option<&'static dyn Provider>,
+        ctx: &str,
+        at: Location,
+    ) -> Option<url::Url> {
         let text = match (raw, provider.and_then(|p| p.default_token_url())) {
             (Some(t), _) => t.clone(),
             (None, Some(d)) => d.to_string(),
@@ -659,7 +677,9 @@ impl Validator<'_> {
     fn auth(&mut self, raw: &Spanned<RawAuth>, provider: Option<&'static dyn Provider>, ctx: &str) -> Option<Auth> {
         let at = raw.referenced;
         let auth = match &raw.value {
-            RawAuth::Bearer { token, token_file } => Auth::Bearer { token: self.secret(token, token_file, "token", ctx, at)? },
+            RawAuth::Bearer { token, token_file } => {
+                Auth::Bearer { token: self.secret(token, token_file, "token", ctx, at)? }
+            }
             RawAuth::Basic { username, password, password_file } => Auth::Basic {
                 username: username.clone(),
                 password: self.secret(password, password_file, "password", ctx, at)?,
@@ -681,7 +701,14 @@ impl Validator<'_> {
                     scopes: scopes.clone(),
                 }
             }
-            RawAuth::Oauth2RefreshToken { token_url, client_id, client_secret, client_secret_file, refresh_token, refresh_token_file } => {
+            RawAuth::Oauth2RefreshToken {
+                token_url,
+                client_id,
+                client_secret,
+                client_secret_file,
+                refresh_token,
+                refresh_token_file,
+            } => {
                 if let Some(p) = provider {
                     if let Some(why) = p.refresh_token_rotation() {
                         self.error(
@@ -713,7 +740,12 @@ impl Validator<'_> {
                 let names: Vec<_> = p.auth_types().iter().map(|a| a.as_str()).collect();
                 self.error(
                     at,
-                    format!("{ctx}: provider {} does not support auth type {}; supported: {}", p.name(), auth.auth_type().as_str(), names.join(", ")),
+                    format!(
+                        "{ctx}: provider {} does not support auth type {}; supported: {}",
+                        p.name(),
+                        auth.auth_type().as_str(),
+                        names.join(", ")
+                    ),
                 );
                 return None;
             }
@@ -750,7 +782,10 @@ impl Validator<'_> {
                 return None;
             }
             (Some(c), Some(false)) => {
-                self.error(c.referenced, format!("{ctx}: check: is only for provider http; presets know their own check"));
+                self.error(
+                    c.referenced,
+                    format!("{ctx}: check: is only for provider http; presets know their own check"),
+                );
                 return None;
             }
             (None, _) | (_, None) => return None,
@@ -771,7 +806,10 @@ impl Validator<'_> {
             },
         };
         if !raw.path.value.starts_with('/') {
-            self.error(raw.path.referenced, format!("{ctx}: check.path must start with '/' (it is appended to base_url)"));
+            self.error(
+                raw.path.referenced,
+                format!("{ctx}: check.path must start with '/' (it is appended to base_url)"),
+            );
         }
         let mut headers = Vec::new();
         for (k, v) in &raw.headers {
@@ -783,7 +821,10 @@ impl Validator<'_> {
         let expect_status = match &raw.expect_status {
             Some(list) => {
                 if list.value.is_empty() || list.value.iter().any(|s| !(100..=599).contains(s)) {
-                    self.error(list.referenced, format!("{ctx}: check.expect_status must list HTTP statuses between 100 and 599"));
+                    self.error(
+                        list.referenced,
+                        format!("{ctx}: check.expect_status must list HTTP statuses between 100 and 599"),
+                    );
                 }
                 list.value.clone()
             }
@@ -799,13 +840,24 @@ impl Validator<'_> {
                 Some("unix") | None => ExpiryFormat::Unix,
                 Some("rfc3339") => ExpiryFormat::Rfc3339,
                 Some(other) => {
-                    self.error(e.referenced, format!("{ctx}: check.expiry.format {other:?} is unknown; use unix or rfc3339"));
+                    self.error(
+                        e.referenced,
+                        format!("{ctx}: check.expiry.format {other:?} is unknown; use unix or rfc3339"),
+                    );
                     return None;
                 }
             };
             Some((loc, format))
         });
-        Some(HttpCheck { method, path: raw.path.value.clone(), headers, body: raw.body.clone(), expect_status, scopes, expiry })
+        Some(HttpCheck {
+            method,
+            path: raw.path.value.clone(),
+            headers,
+            body: raw.body.clone(),
+            expect_status,
+            scopes,
+            expiry,
+        })
     }
 
     fn value_location(&mut self, raw: &Spanned<RawValueSource>, ctx: &str, key: &str) -> Option<ValueLocation> {

@@ -53,10 +53,7 @@ impl SecretSource {
         let value = match self {
             SecretSource::Inline(template) => expand_env(template.expose_secret())?,
             SecretSource::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| SecretError::Unreadable {
-                    path: path.display().to_string(),
-                    error: e.kind().to_string(),
-                })?
+                .map_err(|e| SecretError::Unreadable { path: path.display().to_string(), error: e.kind().to_string() })?
                 .trim()
                 .to_string(),
         };

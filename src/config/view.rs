@@ -1,6 +1,8 @@
 //! The effective config as shown on `/config` and in debug output: secrets redacted.
 
-use super::{format_duration, Auth, Config, ExpiryFormat, IntegrationConfig, SecretSource, Settings, ValueLocation, REDACTED};
+use super::{
+    format_duration, Auth, Config, ExpiryFormat, IntegrationConfig, SecretSource, Settings, ValueLocation, REDACTED,
+};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -77,10 +79,11 @@ fn secret_view(s: &SecretSource) -> (bool, String) {
 fn auth_view(auth: &Auth) -> BTreeMap<&'static str, String> {
     let mut m = BTreeMap::new();
     m.insert("type", auth.auth_type().as_str().to_string());
-    let put_secret = |m: &mut BTreeMap<&'static str, String>, inline: &'static str, file: &'static str, s: &SecretSource| {
-        let (is_file, v) = secret_view(s);
-        m.insert(if is_file { file } else { inline }, v);
-    };
+    let put_secret =
+        |m: &mut BTreeMap<&'static str, String>, inline: &'static str, file: &'static str, s: &SecretSource| {
+            let (is_file, v) = secret_view(s);
+            m.insert(if is_file { file } else { inline }, v);
+        };
     match auth {
         Auth::Bearer { token } => put_secret(&mut m, "token", "token_file", token),
         Auth::Basic { username, password } => {

@@ -1,5 +1,7 @@
 //! Demo mode: a simulated SaaS API on loopback and a built-in config that exercises it.
-//! (Filled in by the demo work; this module provides the entry point `cli` uses.)
+//! (The demo config and timeline are filled in by the demo work.)
+
+pub mod sim;
 
 /// A running demo backend.
 #[derive(Debug)]

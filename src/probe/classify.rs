@@ -120,11 +120,8 @@ pub fn classify_challenge(status: u16, c: &BearerChallenge) -> Option<Failure> {
         }
         "insufficient_scope" => {
             let needed = c.scope.clone().unwrap_or_default();
-            let detail = if needed.is_empty() {
-                "insufficient scope".to_string()
-            } else {
-                format!("Missing scope {needed}")
-            };
+            let detail =
+                if needed.is_empty() { "insufficient scope".to_string() } else { format!("Missing scope {needed}") };
             Some(Failure::new(Reason::ScopeMissing, detail))
         }
         _ if status == 401 => Some(Failure::new(Reason::Unauthorized, format!("HTTP 401 ({})", short(&desc)))),
@@ -156,7 +153,10 @@ mod tests {
         .unwrap();
         assert_eq!(c.error.as_deref(), Some("invalid_token"));
         assert_eq!(c.description.as_deref(), Some("The access token expired"));
-        let c = parse_bearer_challenge(r#"Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="a b""#).unwrap();
+        let c = parse_bearer_challenge(
+            r#"Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="a b""#,
+        )
+        .unwrap();
         assert_eq!(c.scope.as_deref(), Some("a b"));
         let f = classify_challenge(403, &c).unwrap();
         assert_eq!(f.reason, Reason::ScopeMissing);

@@ -49,9 +49,7 @@ fn build_client(tls: &TlsConfig) -> Result<reqwest::Client, Failure> {
     if tls.insecure_skip_verify {
         builder = builder.tls_danger_accept_invalid_certs(true);
     }
-    builder
-        .build()
-        .map_err(|e| Failure::new(Reason::TlsError, format!("cannot build HTTP client: {e}")))
+    builder.build().map_err(|e| Failure::new(Reason::TlsError, format!("cannot build HTTP client: {e}")))
 }
 
 /// Follows a redirect only while scheme, host and port stay the same, so an `Authorization`
@@ -90,7 +88,10 @@ pub fn transport_failure(err: &reqwest::Error) -> Failure {
         return Failure::new(Reason::TlsError, format!("TLS failure: {}", super::classify::short(&chain)));
     }
     if err.is_decode() || err.is_body() {
-        return Failure::new(Reason::NetworkError, format!("connection broke while reading the body: {}", super::classify::short(&chain)));
+        return Failure::new(
+            Reason::NetworkError,
+            format!("connection broke while reading the body: {}", super::classify::short(&chain)),
+        );
     }
     Failure::new(Reason::NetworkError, format!("network error: {}", super::classify::short(&chain)))
 }

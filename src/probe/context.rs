@@ -48,7 +48,15 @@ pub struct ApiRequest {
 impl ApiRequest {
     /// A request with the configured auth.
     pub fn new(method: Method, url: url::Url) -> ApiRequest {
-        ApiRequest { method, url, headers: HeaderMap::new(), body: None, auth: RequestAuth::Configured, main: false, log_as: None }
+        ApiRequest {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+            auth: RequestAuth::Configured,
+            main: false,
+            log_as: None,
+        }
     }
 
     /// `GET url`.
@@ -98,8 +106,7 @@ impl ApiRequest {
     pub fn form(mut self, pairs: &[(&str, &str)]) -> ApiRequest {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
         self.body = Some(Bytes::from(body));
-        self.headers
-            .insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        self.headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
         self
     }
 }
@@ -315,7 +322,8 @@ impl<'a> ProbeContext<'a> {
         }
         if self.findings.granted_scopes.is_none() {
             if let Some(scope) = &t.scope {
-                self.findings.granted_scopes = Some(scope.split([' ', ',']).filter(|s| !s.is_empty()).map(String::from).collect());
+                self.findings.granted_scopes =
+                    Some(scope.split([' ', ',']).filter(|s| !s.is_empty()).map(String::from).collect());
             }
         }
     }
@@ -324,7 +332,8 @@ impl<'a> ProbeContext<'a> {
         let client_auth = self.integration.provider.token_client_auth();
         let form = grant.form(client_auth);
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let mut req = ApiRequest::post(grant.token_url.clone()).form(&pairs).no_auth().header("accept", "application/json");
+        let mut req =
+            ApiRequest::post(grant.token_url.clone()).form(&pairs).no_auth().header("accept", "application/json");
         if client_auth == crate::providers::ClientAuth::Basic {
             use base64::Engine as _;
             let secret = grant.client_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default();
@@ -363,22 +372,32 @@ impl<'a> ProbeContext<'a> {
         if req.auth == RequestAuth::Configured {
             match self.credential().await? {
                 Credential::Header(name, value) => {
-                    let v = HeaderValue::from_str(value.expose_secret())
-                        .map_err(|_| Failure::new(Reason::CredentialMissing, "the credential holds characters not allowed in an HTTP header"))?;
+                    let v = HeaderValue::from_str(value.expose_secret()).map_err(|_| {
+                        Failure::new(
+                            Reason::CredentialMissing,
+                            "the credential holds characters not allowed in an HTTP header",
+                        )
+                    })?;
                     let mut v = v;
                     v.set_sensitive(true);
                     req.headers.insert(name.clone(), v);
                 }
                 Credential::Basic(user, pass) => {
                     use base64::Engine as _;
-                    let enc = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pass.expose_secret()));
-                    let mut v = HeaderValue::from_str(&format!("Basic {enc}")).map_err(|_| Failure::new(Reason::CredentialMissing, "invalid Basic credential"))?;
+                    let enc =
+                        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", pass.expose_secret()));
+                    let mut v = HeaderValue::from_str(&format!("Basic {enc}"))
+                        .map_err(|_| Failure::new(Reason::CredentialMissing, "invalid Basic credential"))?;
                     v.set_sensitive(true);
                     req.headers.insert(http::header::AUTHORIZATION, v);
                 }
                 Credential::Bearer(token) | Credential::OAuth { token, .. } => {
-                    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-                        .map_err(|_| Failure::new(Reason::CredentialMissing, "the token holds characters not allowed in an HTTP header"))?;
+                    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).map_err(|_| {
+                        Failure::new(
+                            Reason::CredentialMissing,
+                            "the token holds characters not allowed in an HTTP header",
+                        )
+                    })?;
                     v.set_sensitive(true);
                     req.headers.insert(http::header::AUTHORIZATION, v);
                 }
@@ -410,9 +429,17 @@ impl<'a> ProbeContext<'a> {
         }
     }
 
-    async fn attempt(&mut self, client: &reqwest::Client, req: &ApiRequest, attempt: u32) -> Result<ApiResponse, Failure> {
+    async fn attempt(
+        &mut self,
+        client: &reqwest::Client,
+        req: &ApiRequest,
+        attempt: u32,
+    ) -> Result<ApiResponse, Failure> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
-        let mut builder = client.request(req.method.clone(), req.url.clone()).headers(req.headers.clone()).timeout(remaining.max(Duration::from_millis(1)));
+        let mut builder = client
+            .request(req.method.clone(), req.url.clone())
+            .headers(req.headers.clone())
+            .timeout(remaining.max(Duration::from_millis(1)));
         if let Some(b) = &req.body {
             builder = builder.body(b.clone());
         }
@@ -432,14 +459,28 @@ impl<'a> ProbeContext<'a> {
         let latency = started.elapsed();
         match outcome {
             Ok((status, headers, body, truncated)) => {
-                self.steps.push(StepLog { method: req.method.to_string(), target, status, latency, error: None, attempt });
+                self.steps.push(StepLog {
+                    method: req.method.to_string(),
+                    target,
+                    status,
+                    latency,
+                    error: None,
+                    attempt,
+                });
                 let resp = ApiResponse { status, headers, body, truncated, latency };
                 self.read_standard_headers(&resp);
                 Ok(resp)
             }
             Err(e) => {
                 let failure = self.redact_failure(transport_failure(&e));
-                self.steps.push(StepLog { method: req.method.to_string(), target, status: 0, latency, error: Some(failure.detail.clone()), attempt });
+                self.steps.push(StepLog {
+                    method: req.method.to_string(),
+                    target,
+                    status: 0,
+                    latency,
+                    error: Some(failure.detail.clone()),
+                    attempt,
+                });
                 Err(failure)
             }
         }
@@ -450,7 +491,8 @@ impl<'a> ProbeContext<'a> {
             self.findings.rate_limit = Some(rl);
         }
         if resp.status == 429 || resp.status == 503 {
-            if let Some(d) = resp.header("retry-after").and_then(|v| classify::parse_retry_after(v, SystemTime::now())) {
+            if let Some(d) = resp.header("retry-after").and_then(|v| classify::parse_retry_after(v, SystemTime::now()))
+            {
                 self.findings.retry_after = Some(d);
             }
         }

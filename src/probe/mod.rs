@@ -147,7 +147,10 @@ impl Engine {
         let mut cx = ProbeContext::new(integration, &self.clients, &limiter, &self.tokens, deadline);
         let outcome = match tokio::time::timeout_at(deadline.into(), integration.provider.check(&mut cx)).await {
             Ok(r) => r,
-            Err(_) => Err(Failure::new(Reason::Timeout, format!("no answer within the probe timeout of {}", crate::config::format_duration(budget)))),
+            Err(_) => Err(Failure::new(
+                Reason::Timeout,
+                format!("no answer within the probe timeout of {}", crate::config::format_duration(budget)),
+            )),
         };
         let outcome = outcome.map_err(|f| cx.redact_failure(f));
         if let Err(f) = &outcome {
@@ -172,10 +175,7 @@ pub struct ProbeParts {
 }
 
 fn is_auth_failure(r: Reason) -> bool {
-    matches!(
-        r,
-        Reason::TokenExpired | Reason::CredentialRevoked | Reason::Unauthorized | Reason::CredentialMissing
-    )
+    matches!(r, Reason::TokenExpired | Reason::CredentialRevoked | Reason::Unauthorized | Reason::CredentialMissing)
 }
 
 /// Combines the check's outcome with the generic checks and picks the most severe finding.
@@ -193,7 +193,14 @@ pub fn evaluate(
         Ok(()) => Some(true),
         Err(e) if is_auth_failure(e.reason) => Some(false),
         // Denied or rate limited after the provider looked at the credential: it authenticated.
-        Err(e) if matches!(e.reason, Reason::Forbidden | Reason::ScopeMissing | Reason::RateLimited | Reason::AccountSuspended) => Some(true),
+        Err(e)
+            if matches!(
+                e.reason,
+                Reason::Forbidden | Reason::ScopeMissing | Reason::RateLimited | Reason::AccountSuspended
+            ) =>
+        {
+            Some(true)
+        }
         Err(_) => None,
     };
     if let Err(e) = &outcome {
@@ -219,10 +226,14 @@ pub fn evaluate(
             };
             let (req_missing, opt_missing) = (missing(true), missing(false));
             if !req_missing.is_empty() {
-                candidates.push(Failure::new(Reason::ScopeMissing, format!("Missing scope {}", req_missing.join(", "))));
+                candidates
+                    .push(Failure::new(Reason::ScopeMissing, format!("Missing scope {}", req_missing.join(", "))));
             }
             if !opt_missing.is_empty() {
-                candidates.push(Failure::new(Reason::OptionalScopeMissing, format!("Missing optional scope {}", opt_missing.join(", "))));
+                candidates.push(Failure::new(
+                    Reason::OptionalScopeMissing,
+                    format!("Missing optional scope {}", opt_missing.join(", ")),
+                ));
             }
             let valid = req_missing.is_empty();
             (checks, Some(valid))
@@ -232,7 +243,10 @@ pub fn evaluate(
 
     if let Some(expiry) = f.expiry {
         match expiry.duration_since(now) {
-            Err(_) => candidates.push(Failure::new(Reason::TokenExpired, format!("credential expired at {}", httpdate::fmt_http_date(expiry)))),
+            Err(_) => candidates.push(Failure::new(
+                Reason::TokenExpired,
+                format!("credential expired at {}", httpdate::fmt_http_date(expiry)),
+            )),
             Ok(left) if left <= s.expiry_warning => candidates.push(Failure::new(
                 Reason::ExpiringSoon,
                 format!("credential expires in {} ({})", human_duration(left), httpdate::fmt_http_date(expiry)),
@@ -242,7 +256,8 @@ pub fn evaluate(
     }
     if let Some(frac) = f.rate_limit.and_then(|r| r.fraction_left()) {
         if frac < s.rate_limit_warning {
-            candidates.push(Failure::new(Reason::RateLimitLow, format!("only {:.0}% of the rate limit left", frac * 100.0)));
+            candidates
+                .push(Failure::new(Reason::RateLimitLow, format!("only {:.0}% of the rate limit left", frac * 100.0)));
         }
     }
     let api_latency = parts.main.map(|(_, l)| l);
@@ -250,7 +265,11 @@ pub fn evaluate(
         if lat > s.slow_threshold {
             candidates.push(Failure::new(
                 Reason::Slow,
-                format!("API answered in {} ms (slow_threshold {})", lat.as_millis(), crate::config::format_duration(s.slow_threshold)),
+                format!(
+                    "API answered in {} ms (slow_threshold {})",
+                    lat.as_millis(),
+                    crate::config::format_duration(s.slow_threshold)
+                ),
             ));
         }
     }

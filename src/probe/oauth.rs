@@ -92,9 +92,8 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Turns a token endpoint's 2xx body into a cached token.
 pub fn parse_token_response(body: &[u8], now: Instant) -> Result<CachedToken, Failure> {
-    let t: TokenResponse = serde_json::from_slice(body).map_err(|_| {
-        Failure::new(Reason::UnexpectedResponse, "token endpoint answered 2xx without an access_token")
-    })?;
+    let t: TokenResponse = serde_json::from_slice(body)
+        .map_err(|_| Failure::new(Reason::UnexpectedResponse, "token endpoint answered 2xx without an access_token"))?;
     if t.access_token.is_empty() {
         return Err(Failure::new(Reason::UnexpectedResponse, "token endpoint returned an empty access_token"));
     }
@@ -125,7 +124,10 @@ pub fn classify_token_error(status: u16, body: &[u8]) -> Failure {
             if ["AADSTS700082", "AADSTS700084"].iter().any(|c| description.contains(c)) {
                 Failure::new(Reason::TokenExpired, format!("refresh token expired: {}", short(&description)))
             } else {
-                Failure::new(Reason::CredentialRevoked, format!("token grant refused with invalid_grant: {}", short(&description)))
+                Failure::new(
+                    Reason::CredentialRevoked,
+                    format!("token grant refused with invalid_grant: {}", short(&description)),
+                )
             }
         }
         "invalid_client" | "unauthorized_client" => Failure::new(
@@ -133,15 +135,25 @@ pub fn classify_token_error(status: u16, body: &[u8]) -> Failure {
             format!("token endpoint rejected the client ({error}): the configured client_id/client_secret is wrong"),
         )
         .with_log("the OAuth client id or client secret is wrong: the token endpoint answered invalid_client"),
-        "invalid_scope" => Failure::new(Reason::ScopeMissing, format!("token endpoint refused the requested scopes: {}", short(&description))),
-        _ if hubspot_status == "BAD_REFRESH_TOKEN" => {
-            Failure::new(Reason::CredentialRevoked, "refresh token is missing or invalid (BAD_REFRESH_TOKEN): re-authorise the app")
-        }
+        "invalid_scope" => Failure::new(
+            Reason::ScopeMissing,
+            format!("token endpoint refused the requested scopes: {}", short(&description)),
+        ),
+        _ if hubspot_status == "BAD_REFRESH_TOKEN" => Failure::new(
+            Reason::CredentialRevoked,
+            "refresh token is missing or invalid (BAD_REFRESH_TOKEN): re-authorise the app",
+        ),
         _ if status == 429 => Failure::new(Reason::RateLimited, "token endpoint rate limited the grant"),
-        _ if status >= 500 => Failure::new(Reason::ProviderUnavailable, format!("token endpoint answered HTTP {status}")),
-        _ if status == 401 => Failure::new(Reason::Unauthorized, "token endpoint answered 401: check client_id/client_secret")
-            .with_log("the OAuth client id or client secret is wrong: the token endpoint answered 401"),
-        _ => Failure::new(Reason::UnexpectedResponse, format!("token endpoint answered HTTP {status} {}", short(&error))),
+        _ if status >= 500 => {
+            Failure::new(Reason::ProviderUnavailable, format!("token endpoint answered HTTP {status}"))
+        }
+        _ if status == 401 => {
+            Failure::new(Reason::Unauthorized, "token endpoint answered 401: check client_id/client_secret")
+                .with_log("the OAuth client id or client secret is wrong: the token endpoint answered 401")
+        }
+        _ => {
+            Failure::new(Reason::UnexpectedResponse, format!("token endpoint answered HTTP {status} {}", short(&error)))
+        }
     }
 }
 
@@ -203,16 +215,25 @@ mod tests {
 
     #[test]
     fn token_errors_map_to_reasons() {
-        let f = classify_token_error(400, br#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#);
+        let f = classify_token_error(
+            400,
+            br#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
+        );
         assert_eq!(f.reason, Reason::CredentialRevoked);
         let f = classify_token_error(400, br#"{"error":"invalid_grant","error_description":"AADSTS700082: The refresh token has expired due to inactivity."}"#);
         assert_eq!(f.reason, Reason::TokenExpired);
         let f = classify_token_error(401, br#"{"error":"invalid_client"}"#);
         assert_eq!(f.reason, Reason::Unauthorized);
         assert!(f.log.is_some());
-        let f = classify_token_error(403, br#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#);
+        let f = classify_token_error(
+            403,
+            br#"{"error":"invalid_grant","error_description":"Unknown or invalid refresh token."}"#,
+        );
         assert_eq!(f.reason, Reason::CredentialRevoked);
-        let f = classify_token_error(400, br#"{"status":"BAD_REFRESH_TOKEN","message":"missing or invalid refresh token"}"#);
+        let f = classify_token_error(
+            400,
+            br#"{"status":"BAD_REFRESH_TOKEN","message":"missing or invalid refresh token"}"#,
+        );
         assert_eq!(f.reason, Reason::CredentialRevoked);
         assert_eq!(classify_token_error(503, b"oops").reason, Reason::ProviderUnavailable);
     }

@@ -85,7 +85,10 @@ mod tests {
         assert_eq!(parse_standard(&x), Some(RateLimit { remaining: 4990.0, limit: 5000.0 }));
         let draft = headers(&[("ratelimit-limit", "100"), ("ratelimit-remaining", "7"), ("ratelimit-reset", "30")]);
         assert_eq!(parse_standard(&draft), Some(RateLimit { remaining: 7.0, limit: 100.0 }));
-        let sf = headers(&[("ratelimit", "\"default\";r=50;t=30"), ("ratelimit-policy", "\"burst\";q=10;w=1, \"default\";q=100;w=60")]);
+        let sf = headers(&[
+            ("ratelimit", "\"default\";r=50;t=30"),
+            ("ratelimit-policy", "\"burst\";q=10;w=1, \"default\";q=100;w=60"),
+        ]);
         assert_eq!(parse_standard(&sf), Some(RateLimit { remaining: 50.0, limit: 100.0 }));
         assert_eq!(parse_standard(&headers(&[("x-ratelimit-limit", "abc"), ("x-ratelimit-remaining", "1")])), None);
         assert_eq!(parse_standard(&HeaderMap::new()), None);

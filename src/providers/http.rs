@@ -43,11 +43,8 @@ impl Provider for Http {
             req.body = Some(bytes::Bytes::from(body.clone()));
         }
         let resp = cx.send(req).await?;
-        let expected = if check.expect_status.is_empty() {
-            resp.is_success()
-        } else {
-            check.expect_status.contains(&resp.status)
-        };
+        let expected =
+            if check.expect_status.is_empty() { resp.is_success() } else { check.expect_status.contains(&resp.status) };
         if !expected {
             classify::classify_status(&resp)?;
             return Err(Failure::unexpected(format!("HTTP {} is not in expect_status", resp.status)));
@@ -83,7 +80,10 @@ fn read_findings(cx: &mut ProbeContext<'_>, check: &HttpCheck, resp: &ApiRespons
         };
         // A credential that does not expire may simply omit the value.
         if let Some(raw) = raw.filter(|r| !r.is_empty()) {
-            cx.findings.expiry = Some(parse_expiry(&raw, *format).ok_or_else(|| Failure::unexpected(format!("expiry at {} is not a valid timestamp", describe(loc))))?);
+            cx.findings.expiry =
+                Some(parse_expiry(&raw, *format).ok_or_else(|| {
+                    Failure::unexpected(format!("expiry at {} is not a valid timestamp", describe(loc)))
+                })?);
         }
     }
     Ok(())
@@ -99,7 +99,8 @@ fn describe(loc: &ValueLocation) -> String {
 /// Splits a scope list on `sep` (and trims; a `", "` list splits on `","` too).
 pub fn split_scopes(value: &str, sep: &str) -> Vec<String> {
     let sep = if sep.trim().is_empty() { sep } else { sep.trim() };
-    let parts: Vec<&str> = if sep.trim().is_empty() { value.split_whitespace().collect() } else { value.split(sep).collect() };
+    let parts: Vec<&str> =
+        if sep.trim().is_empty() { value.split_whitespace().collect() } else { value.split(sep).collect() };
     parts.into_iter().map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 
@@ -108,7 +109,8 @@ pub fn parse_expiry(raw: &str, format: ExpiryFormat) -> Option<SystemTime> {
     match format {
         ExpiryFormat::Unix => {
             let secs: f64 = raw.trim().parse().ok()?;
-            (secs.is_finite() && secs >= 0.0 && secs < 1e11).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
+            (secs.is_finite() && secs >= 0.0 && secs < 1e11)
+                .then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
         }
         ExpiryFormat::Rfc3339 => parse_rfc3339(raw.trim()),
     }
@@ -117,7 +119,13 @@ pub fn parse_expiry(raw: &str, format: ExpiryFormat) -> Option<SystemTime> {
 /// Minimal RFC 3339 parser (`2026-01-02T03:04:05Z`, fractional seconds, numeric offsets).
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };

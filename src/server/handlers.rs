@@ -27,10 +27,7 @@ pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>>
 
 /// Query parameters, decoded.
 pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
-    req.uri()
-        .query()
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
+    req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
 /// Routes one request.
@@ -49,14 +46,17 @@ pub async fn route(state: &ServerState, req: Request<Incoming>) -> Response<Full
         (Method::GET, "/-/ready") => text(StatusCode::OK, "Ready\n"),
         (Method::POST | Method::PUT, "/-/reload") => reload_endpoint(state, req).await,
         (Method::GET, "/") => landing(state),
-        (_, "/probe" | "/config" | "/-/healthy" | "/-/ready" | "/") => text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"),
+        (_, "/probe" | "/config" | "/-/healthy" | "/-/ready" | "/") => {
+            text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
+        }
         (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "use POST /-/reload\n"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
 
 fn only_get(method: &Method) -> Option<Response<Full<Bytes>>> {
-    (method != Method::GET && method != Method::HEAD).then(|| text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"))
+    (method != Method::GET && method != Method::HEAD)
+        .then(|| text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"))
 }
 
 fn accept(req: &Request<Incoming>) -> Option<&str> {
@@ -78,13 +78,19 @@ async fn probe_endpoint(state: &ServerState, req: &Request<Incoming>) -> Respons
     let q = query(req);
     let Some(target) = q.get("target").filter(|t| !t.is_empty()) else {
         state.app.count_rejected();
-        return text(StatusCode::BAD_REQUEST, "missing target parameter: /probe?target=NAME, where NAME is an integration name from the config\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "missing target parameter: /probe?target=NAME, where NAME is an integration name from the config\n",
+        );
     };
     let result = match state.app.probe_on_demand(target, scrape_timeout(req)).await {
         OnDemand::Unknown => {
             return text(
                 StatusCode::BAD_REQUEST,
-                format!("unknown target {:?}: targets are integration names from the config, never URLs\n", crate::probe::classify::short(target)),
+                format!(
+                    "unknown target {:?}: targets are integration names from the config, never URLs\n",
+                    crate::probe::classify::short(target)
+                ),
             );
         }
         OnDemand::Probed(r) | OnDemand::Cached(r) => r,
@@ -95,7 +101,14 @@ async fn probe_endpoint(state: &ServerState, req: &Request<Incoming>) -> Respons
     let snapshot = Snapshot { integrations: vec![st.clone()], exporter: None };
     if q.get("debug").map(String::as_str) == Some("true") {
         let mut out = String::new();
-        out.push_str(&format!("Probe of {} ({}): {} / {} — {}\n\nSteps:\n", st.config.name, st.config.provider.name(), result.status, result.reason, result.detail));
+        out.push_str(&format!(
+            "Probe of {} ({}): {} / {} — {}\n\nSteps:\n",
+            st.config.name,
+            st.config.provider.name(),
+            result.status,
+            result.reason,
+            result.detail
+        ));
         for s in &result.steps {
             out.push_str(&format!("  {s}\n"));
         }
@@ -117,14 +130,18 @@ async fn reload_endpoint(state: &ServerState, req: Request<Incoming>) -> Respons
     let _ = Limited::new(req.into_body(), 4096).collect().await;
     match state.app.reload().await {
         Ok(()) => text(StatusCode::OK, "config reloaded\n"),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed, the previous config stays active:\n{e}\n")),
+        Err(e) => {
+            text(StatusCode::INTERNAL_SERVER_ERROR, format!("reload failed, the previous config stays active:\n{e}\n"))
+        }
     }
 }
 
 fn landing(state: &ServerState) -> Response<Full<Bytes>> {
     let mut out = String::from("integration_exporter\n\n");
     for s in state.app.store.snapshot() {
-        let (status, detail) = s.last.as_ref().map_or(("unknown".to_string(), "not probed yet".to_string()), |r| (r.status.to_string(), r.detail.clone()));
+        let (status, detail) = s.last.as_ref().map_or(("unknown".to_string(), "not probed yet".to_string()), |r| {
+            (r.status.to_string(), r.detail.clone())
+        });
         out.push_str(&format!("{}\t{}\t{}\t{}\n", s.config.name, s.config.provider.name(), status, detail));
     }
     text(StatusCode::OK, out)

@@ -74,7 +74,11 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves HTTP on `listener` until `shutdown` resolves, then drains in-flight requests
 /// for at most [`DRAIN_TIMEOUT`].
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -117,7 +121,10 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>, shutdown: imp
 
 async fn dispatch(state: Arc<ServerState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let Ok(_permit) = state.in_flight.try_acquire() else {
-        return handlers::text(hyper::StatusCode::SERVICE_UNAVAILABLE, "too many requests in flight (--web.max-requests); retry shortly\n");
+        return handlers::text(
+            hyper::StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests in flight (--web.max-requests); retry shortly\n",
+        );
     };
     route(&state, req).await
 }
