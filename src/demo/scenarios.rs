@@ -1,0 +1,83 @@
+//! The simulated API's routes for each demo integration: fixtures at the providers'
+//! documented paths, under the integration's own path prefix.
+
+use super::sim::{Fixture, Route};
+use http::Method;
+use std::io;
+use std::time::Instant;
+
+/// Parses a fixture compiled into the binary, naming it in the error.
+fn load(path: &str, text: &str) -> io::Result<Fixture> {
+    Fixture::parse(text).map_err(|e| io::Error::other(format!("demo fixture tests/fixtures/{path}: {e}")))
+}
+
+/// A fixture from `tests/fixtures/`, compiled in so the demo binary needs no files.
+macro_rules! fixture {
+    ($path:literal) => {
+        load($path, include_str!(concat!("../../tests/fixtures/", $path)))
+    };
+}
+
+/// Scopes configured for an integration: (required, optional).
+pub(super) fn scopes(name: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
+    match name {
+        "hubspot-production" => Some((&["crm.objects.contacts.read"], &["crm.objects.contacts.write"])),
+        "github-ci" | "github-deploy-bot" => Some((&["repo"], &[])),
+        "slack-notifications" => Some((&["chat:write"], &[])),
+        _ => None,
+    }
+}
+
+/// Every route of the demo API. `started` anchors the time-varying integrations.
+pub(super) fn routes(started: Instant) -> io::Result<Vec<Route>> {
+    let get = |prefix: &str, path: &str, f: &Fixture| Route::fixed(Method::GET, &format!("/{prefix}{path}"), f.clone());
+    let post =
+        |prefix: &str, path: &str, f: &Fixture| Route::fixed(Method::POST, &format!("/{prefix}{path}"), f.clone());
+    let mut routes = Vec::new();
+
+    // HubSpot: token metadata (scopes, expiry) and an authenticated call (latency, quota).
+    let token_ok = fixture!("demo/hubspot_access_token_ok.json")?;
+    let account_ok = fixture!("demo/hubspot_account_info_ok.json")?;
+    let expired = fixture!("demo/hubspot_expired.json")?;
+    routes.push(get("hubspot-production", "/oauth/v1/access-tokens/{token}", &token_ok));
+    routes.push(get("hubspot-production", "/account-info/v3/details", &account_ok));
+    routes.push(get("hubspot-marketing", "/oauth/v1/access-tokens/{token}", &expired));
+    routes.push(get("hubspot-marketing", "/account-info/v3/details", &expired));
+
+    // Stripe: the account object; a 429 for the reporting key.
+    let account = fixture!("demo/stripe_account_ok.json")?;
+    let limited = fixture!("demo/stripe_rate_limited.json")?;
+    for path in ["/v1/account", "/v1/balance"] {
+        routes.push(get("stripe-billing", path, &account));
+        routes.push(get("stripe-reporting", path, &limited));
+    }
+
+    // Salesforce: userinfo and limits, both answering in 1.5 s.
+    let userinfo = fixture!("demo/salesforce_userinfo_slow.json")?;
+    let limits = fixture!("demo/salesforce_limits_slow.json")?;
+    routes.push(get("salesforce-sales", "/services/oauth2/userinfo", &userinfo));
+    routes.push(get("salesforce-sales", "/services/data/{version}/limits", &limits));
+
+    // GitHub: /user with the scopes header; one token lacks `repo`, one expires in 3 days.
+    let user = fixture!("demo/github_user_ok.json")?;
+    routes.push(get("github-ci", "/user", &user.clone().with_header("X-OAuth-Scopes", "read:org")));
+    routes.push(get(
+        "github-deploy-bot",
+        "/user",
+        &user.clone().with_header("GitHub-Authentication-Token-Expiration", "{{github_date:+259200}}"),
+    ));
+
+    // Slack: auth.test, HTTP 200 with ok:false for auth errors.
+    let ok = fixture!("demo/slack_auth_test_ok.json")?;
+    let revoked = fixture!("demo/slack_token_revoked.json")?;
+    let token_expired = fixture!("demo/slack_token_expired.json")?;
+    routes.push(post("slack-alerts", "/api/auth.test", &revoked));
+    routes.push(Route::dynamic(Method::POST, "/slack-notifications/api/auth.test", move |_| {
+        if super::slack_notifications_healthy(started.elapsed()) {
+            ok.clone()
+        } else {
+            token_expired.clone()
+        }
+    }));
+    Ok(routes)
+}
