@@ -350,12 +350,31 @@ fn plain_parse_message(e: &serde_saphyr::Error) -> String {
     let first = text.lines().next().unwrap_or("").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // "line 3 column 5: message"
+    let mut message = first;
     if let Some(rest) = first.strip_prefix("line ") {
         if let Some(idx) = rest.find(": ") {
-            return rest[idx + 2..].to_string();
+            message = &rest[idx + 2..];
         }
     }
-    first.to_string()
+    // The location is reported in the diagnostic's own `file:line:column` prefix; serde-saphyr
+    // also appends " at line L, column C", which would say it twice.
+    if let Some(idx) = message.rfind(" at line ") {
+        if message[idx..].contains(", column ") {
+            message = &message[..idx];
+        }
+    }
+    // serde-saphyr's advice to its API users ("set DuplicateKeyPolicy in Options") means
+    // nothing to someone editing the file: say what to do instead.
+    // Number parse errors name the Rust type ("invalid i64"); say what the file needs.
+    let message = match message {
+        "invalid i64" | "invalid u64" | "invalid i32" | "invalid u32" => "expected a whole number here",
+        "invalid f64" | "invalid f32" => "expected a number here",
+        other => other,
+    };
+    match message.split_once(", set DuplicateKeyPolicy") {
+        Some((head, _)) => format!("{head}; each key may appear only once in a mapping, remove one of them"),
+        None => message.to_string(),
+    }
 }
 
 /// Label names that the exporter sets itself and a static label may not take.
