@@ -249,10 +249,18 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
             }
         }
     }
+    let web = match cli.web_config_file.as_deref().map(server::web_config::WebConfig::load).transpose() {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
     let options = ServerOptions {
         telemetry_path: cli.telemetry_path.clone(),
         max_requests: cli.max_requests,
         config_endpoint: !cli.disable_config_endpoint,
+        web,
     };
     let state = ServerState::new(app.clone(), options);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

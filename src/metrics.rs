@@ -66,6 +66,9 @@ struct SnapshotCollector(Snapshot);
 
 type Labels<'a> = Vec<(&'a str, &'a str)>;
 
+/// Series of one family for one integration: up to two extra labels and the value.
+type Series<'a> = Vec<(Option<(&'static str, &'a str)>, Option<(&'static str, &'a str)>, f64)>;
+
 fn base_labels(s: &IntegrationState) -> Labels<'_> {
     let mut l: Labels<'_> = Vec::with_capacity(3 + s.config.labels.len());
     l.push(("integration", s.config.name.as_str()));
@@ -83,7 +86,7 @@ fn gauge_family<'a, F>(
     value: F,
 ) -> std::fmt::Result
 where
-    F: Fn(&'a IntegrationState) -> Vec<(Option<(&'static str, &'a str)>, Option<(&'static str, &'a str)>, f64)>,
+    F: Fn(&'a IntegrationState) -> Series<'a>,
 {
     let rows: Vec<_> = states.iter().map(|s| (s, value(s))).filter(|(_, v)| !v.is_empty()).collect();
     if rows.is_empty() {
@@ -101,7 +104,7 @@ where
     Ok(())
 }
 
-fn one<'a>(v: Option<f64>) -> Vec<(Option<(&'static str, &'a str)>, Option<(&'static str, &'a str)>, f64)> {
+fn one<'a>(v: Option<f64>) -> Series<'a> {
     v.map(|v| vec![(None, None, v)]).unwrap_or_default()
 }
 

@@ -169,7 +169,7 @@ impl Route {
     }
 
     fn matches(&self, method: &http::Method, path: &str) -> bool {
-        if &self.method != method {
+        if self.method != method {
             return false;
         }
         path_matches(&self.pattern, path)

@@ -109,7 +109,7 @@ pub fn parse_expiry(raw: &str, format: ExpiryFormat) -> Option<SystemTime> {
     match format {
         ExpiryFormat::Unix => {
             let secs: f64 = raw.trim().parse().ok()?;
-            (secs.is_finite() && secs >= 0.0 && secs < 1e11)
+            (secs.is_finite() && (0.0..1e11).contains(&secs))
                 .then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs))
         }
         ExpiryFormat::Rfc3339 => parse_rfc3339(raw.trim()),

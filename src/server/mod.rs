@@ -17,6 +17,7 @@
 //! port 0. Requests beyond `--web.max-requests` in flight get 503.
 
 mod handlers;
+pub mod web_config;
 
 use crate::app::App;
 use bytes::Bytes;
@@ -41,11 +42,13 @@ pub struct ServerOptions {
     pub max_requests: usize,
     /// Whether `GET /config` is served.
     pub config_endpoint: bool,
+    /// `--web.config.file`: TLS, basic auth, extra headers.
+    pub web: Option<web_config::WebConfig>,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { telemetry_path: "/metrics".into(), max_requests: 40, config_endpoint: true }
+        ServerOptions { telemetry_path: "/metrics".into(), max_requests: 40, config_endpoint: true, web: None }
     }
 }
 
@@ -95,20 +98,41 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let tls = state.options.web.as_ref().and_then(|w| w.tls.clone());
                 let state = state.clone();
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                     let state = state.clone();
                     async move { Ok::<_, std::convert::Infallible>(dispatch(state, req).await) }
                 });
-                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(64 * 1024);
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
+                match tls {
+                    None => {
+                        let conn = http_builder().serve_connection(TokioIo::new(stream), service).into_owned();
+                        let conn = graceful.watch(conn);
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                        });
                     }
-                });
+                    Some(tls) => {
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+                            let stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => return,
+                            };
+                            let conn = http_builder().serve_connection(TokioIo::new(stream), service).into_owned();
+                            if let Err(e) = watcher.watch(conn).await {
+                                tracing::debug!(error = %e, "connection ended with an error");
+                            }
+                        });
+                    }
+                }
             }
         }
     }
@@ -119,14 +143,34 @@ pub async fn serve(
     Ok(())
 }
 
+fn http_builder() -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(64 * 1024);
+    builder
+}
+
 async fn dispatch(state: Arc<ServerState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let Ok(_permit) = state.in_flight.try_acquire() else {
-        return handlers::text(
+    let mut resp = match state.in_flight.try_acquire() {
+        Err(_) => handlers::text(
             hyper::StatusCode::SERVICE_UNAVAILABLE,
             "too many requests in flight (--web.max-requests); retry shortly\n",
-        );
+        ),
+        Ok(_permit) => match state.options.web.as_ref().and_then(|w| w.basic_auth.clone()) {
+            Some(auth) => {
+                let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                if auth.check(header).await {
+                    route(&state, req).await
+                } else {
+                    web_config::unauthorized()
+                }
+            }
+            None => route(&state, req).await,
+        },
     };
-    route(&state, req).await
+    if let Some(web) = &state.options.web {
+        web.decorate(&mut resp);
+    }
+    resp
 }
 
 /// The JSON form of one probe result (API and `check --output json`).
