@@ -357,6 +357,13 @@ impl<'a> ProbeContext<'a> {
                 self.tokens.drop_token(*key);
                 self.credential = None;
                 resp = self.send_once(&req).await?;
+                // The fresh token was refused too: do not keep it, or the next probe would
+                // first try this known-bad token and only then grant again.
+                if resp.status == 401 {
+                    if let Some(Credential::OAuth { key, .. }) = &self.credential {
+                        self.tokens.drop_token(*key);
+                    }
+                }
             } else if let Some(Credential::OAuth { key, .. }) = &self.credential {
                 self.tokens.drop_token(*key);
             }
