@@ -45,7 +45,10 @@ pub async fn route(state: &ServerState, req: Request<Incoming>) -> Response<Full
         (Method::GET, "/-/healthy") => text(StatusCode::OK, "Healthy\n"),
         (Method::GET, "/-/ready") => text(StatusCode::OK, "Ready\n"),
         (Method::POST | Method::PUT, "/-/reload") => reload_endpoint(state, req).await,
-        (Method::GET, "/") => landing(state),
+        (Method::GET, "/") => landing(state, &req),
+        (_, p) if p == super::api::PREFIX || p.starts_with("/api/v1/integrations/") => {
+            super::api::handle(state, req).await
+        }
         (_, "/probe" | "/config" | "/-/healthy" | "/-/ready" | "/") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         }
@@ -136,13 +139,6 @@ async fn reload_endpoint(state: &ServerState, req: Request<Incoming>) -> Respons
     }
 }
 
-fn landing(state: &ServerState) -> Response<Full<Bytes>> {
-    let mut out = String::from("integration_exporter\n\n");
-    for s in state.app.store.snapshot() {
-        let (status, detail) = s.last.as_ref().map_or(("unknown".to_string(), "not probed yet".to_string()), |r| {
-            (r.status.to_string(), r.detail.clone())
-        });
-        out.push_str(&format!("{}\t{}\t{}\t{}\n", s.config.name, s.config.provider.name(), status, detail));
-    }
-    text(StatusCode::OK, out)
+fn landing(state: &ServerState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    super::status_page::render(state, &query(req))
 }

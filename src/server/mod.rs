@@ -16,7 +16,9 @@
 //! The server takes an already-bound listener and a shutdown signal, so tests run it on
 //! port 0. Requests beyond `--web.max-requests` in flight get 503.
 
+pub mod api;
 mod handlers;
+pub mod status_page;
 pub mod web_config;
 
 use crate::app::App;
