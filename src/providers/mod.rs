@@ -6,7 +6,22 @@
 //! standard rate-limit headers. The provider only says which read-only calls to make and what
 //! the answers mean.
 
+pub mod common;
+pub mod github;
+pub mod google;
 pub mod http;
+pub mod hubspot;
+pub mod intercom;
+pub mod jira;
+pub mod mailchimp;
+pub mod microsoft;
+pub mod notion;
+pub mod pipedrive;
+pub mod salesforce;
+pub mod shopify;
+pub mod slack;
+pub mod stripe;
+pub mod zendesk;
 
 use crate::config::{Auth, AuthType};
 use crate::probe::{Failure, ProbeContext};
@@ -70,7 +85,23 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// Every preset, in the order they are listed in messages.
-static PROVIDERS: &[&dyn Provider] = &[&http::Http];
+static PROVIDERS: &[&dyn Provider] = &[
+    &stripe::Stripe,
+    &hubspot::HubSpot,
+    &salesforce::Salesforce,
+    &github::GitHub,
+    &slack::Slack,
+    &google::Google,
+    &microsoft::Microsoft,
+    &shopify::Shopify,
+    &zendesk::Zendesk,
+    &intercom::Intercom,
+    &pipedrive::Pipedrive,
+    &mailchimp::Mailchimp,
+    &notion::Notion,
+    &jira::Jira,
+    &http::Http,
+];
 
 /// All presets.
 pub fn all() -> &'static [&'static dyn Provider] {

@@ -1,0 +1,203 @@
+//! GitHub (REST API, `https://api.github.com`; GitHub Enterprise Server: `https://HOST/api/v3`).
+//!
+//! Check: `GET /user` (identity `login`). A GitHub App installation token cannot call `/user`
+//! (403 "Resource not accessible by integration"); the check then falls back to
+//! `GET /rate_limit`, which does not count against the quota.
+//!
+//! Scopes: the `X-OAuth-Scopes` response header (classic PATs and OAuth-app tokens, `", "`
+//! separated). Scope implications follow GitHub's scope table ("Scopes for OAuth apps",
+//! <https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps>):
+//! `repo` covers `repo:status`, `repo_deployment`, `public_repo`, `repo:invite` and
+//! `security_events`; `admin:X` covers `write:X` covers `read:X` for `org`, `repo_hook`,
+//! `public_key`, `gpg_key` and `ssh_signing_key`; `user` covers `read:user`, `user:email`,
+//! `user:follow`; `project` covers `read:project`; `write:packages` covers `read:packages`;
+//! `write:discussion` covers `read:discussion`; `admin:enterprise` covers
+//! `manage_runners:enterprise`, `manage_billing:enterprise` and `read:enterprise`.
+//!
+//! Expiry: the `GitHub-Authentication-Token-Expiration` header (`YYYY-MM-DD HH:MM:SS UTC`),
+//! sent for tokens that expire. Rate limit: `X-RateLimit-*` (read by the probe context);
+//! primary limits answer 403 or 429 with `x-ratelimit-remaining: 0` and an epoch
+//! `x-ratelimit-reset`, secondary limits say "secondary rate limit" and may send `Retry-After`
+//! (<https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api>).
+//! Shapes: `/user` and `/rate_limit` from github/rest-api-description
+//! (<https://docs.github.com/rest/users/users#get-the-authenticated-user>).
+//!
+//! Cannot be known: fine-grained PATs and GitHub App tokens report no granted permissions
+//! (no `X-OAuth-Scopes`; scopes stay unknown), and GitHub answers 401 "Bad credentials" alike
+//! for expired, revoked and mistyped tokens.
+
+use super::common::{
+    by_status, fail, implied, json_body, retry_after_epoch, retry_after_header, short, text, unexpected,
+};
+use super::http::{parse_rfc3339, split_scopes};
+use super::Provider;
+use crate::config::{Auth, AuthType};
+use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use crate::reason::Reason;
+use async_trait::async_trait;
+use std::time::SystemTime;
+
+/// The GitHub preset.
+#[derive(Debug)]
+pub struct GitHub;
+
+/// `(broader, narrower)` scope pairs from GitHub's scope table.
+const COVERS: &[(&str, &str)] = &[
+    ("repo", "repo:status"),
+    ("repo", "repo_deployment"),
+    ("repo", "public_repo"),
+    ("repo", "repo:invite"),
+    ("repo", "security_events"),
+    ("admin:repo_hook", "write:repo_hook"),
+    ("write:repo_hook", "read:repo_hook"),
+    ("admin:org", "write:org"),
+    ("write:org", "read:org"),
+    ("admin:public_key", "write:public_key"),
+    ("write:public_key", "read:public_key"),
+    ("admin:gpg_key", "write:gpg_key"),
+    ("write:gpg_key", "read:gpg_key"),
+    ("admin:ssh_signing_key", "write:ssh_signing_key"),
+    ("write:ssh_signing_key", "read:ssh_signing_key"),
+    ("user", "read:user"),
+    ("user", "user:email"),
+    ("user", "user:follow"),
+    ("project", "read:project"),
+    ("write:packages", "read:packages"),
+    ("write:discussion", "read:discussion"),
+    ("admin:enterprise", "manage_runners:enterprise"),
+    ("admin:enterprise", "manage_billing:enterprise"),
+    ("admin:enterprise", "read:enterprise"),
+];
+
+#[async_trait]
+impl Provider for GitHub {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.github.com")
+    }
+
+    fn auth_types(&self) -> &'static [AuthType] {
+        &[AuthType::Bearer, AuthType::Basic]
+    }
+
+    fn default_token_url(&self) -> Option<&'static str> {
+        Some("https://github.com/login/oauth/access_token")
+    }
+
+    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
+        // Classic tokens report them; fine-grained ones do not, which is only seen at probe time.
+        Ok(())
+    }
+
+    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
+        implied(granted, wanted, COVERS)
+    }
+
+    async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
+        let resp = cx.send(request(cx.url("/user")).main()).await?;
+        read_headers(cx, &resp)?;
+        if resp.is_success() {
+            let body = json_body(cx, &resp)?;
+            let login =
+                text(&body, "/login").ok_or_else(|| unexpected(cx, &resp, "GET /user answered without login"))?;
+            cx.findings.identity = Some(login.to_string());
+            return Ok(());
+        }
+        if resp.status == 403 && message(&resp).contains("not accessible by integration") {
+            // An installation token: it has no user. /rate_limit proves it authenticates.
+            let rl = cx.send(request(cx.url("/rate_limit")).main()).await?;
+            read_headers(cx, &rl)?;
+            if !rl.is_success() {
+                return Err(classify(cx, &rl));
+            }
+            let body = json_body(cx, &rl)?;
+            if body.get("resources").is_none() {
+                return Err(unexpected(cx, &rl, "GET /rate_limit answered without resources"));
+            }
+            return Ok(());
+        }
+        Err(classify(cx, &resp))
+    }
+}
+
+fn request(url: url::Url) -> ApiRequest {
+    ApiRequest::get(url).header("accept", "application/vnd.github+json").header("x-github-api-version", "2022-11-28")
+}
+
+fn read_headers(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Result<(), Failure> {
+    if let Some(scopes) = resp.header("x-oauth-scopes") {
+        cx.findings.granted_scopes = Some(split_scopes(scopes, ","));
+    }
+    if let Some(raw) = resp.header("github-authentication-token-expiration") {
+        let at = parse_github_date(raw)
+            .ok_or_else(|| unexpected(cx, resp, "GitHub-Authentication-Token-Expiration is not a date"))?;
+        cx.findings.expiry = Some(at);
+    }
+    Ok(())
+}
+
+/// `2026-01-02 03:04:05 UTC` (or with a numeric offset such as `-0700`).
+pub fn parse_github_date(raw: &str) -> Option<SystemTime> {
+    let raw = raw.trim();
+    let (stamp, zone) = (raw.get(..19)?, raw.get(19..)?.trim());
+    let offset = match zone {
+        "UTC" | "Z" | "" => "Z".to_string(),
+        z if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => format!("{}:{}", &z[..3], &z[3..]),
+        _ => return None,
+    };
+    parse_rfc3339(&format!("{stamp}{offset}"))
+}
+
+fn message(resp: &ApiResponse) -> String {
+    resp.json_opt().and_then(|j| j.get("message").and_then(|m| m.as_str()).map(String::from)).unwrap_or_default()
+}
+
+fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
+    let msg = message(resp);
+    let lower = msg.to_ascii_lowercase();
+    match resp.status {
+        401 => fail(
+            Reason::Unauthorized,
+            format!(
+                "GitHub answered 401 {:?}: the token is invalid, expired or revoked (GitHub does not say which)",
+                short(&msg)
+            ),
+        ),
+        403 | 429 if resp.header("x-ratelimit-remaining") == Some("0") => {
+            retry_after_header(cx, resp);
+            if cx.findings.retry_after.is_none() {
+                retry_after_epoch(cx, resp, "x-ratelimit-reset");
+            }
+            fail(Reason::RateLimited, "GitHub primary rate limit exhausted (x-ratelimit-remaining: 0)")
+        }
+        403 | 429 if lower.contains("secondary rate limit") || resp.status == 429 => {
+            retry_after_header(cx, resp);
+            fail(Reason::RateLimited, format!("GitHub rate limit: {}", short(&msg)))
+        }
+        403 if resp.header("x-github-sso").is_some() => {
+            fail(Reason::Forbidden, "the token must be authorised for the organisation's SAML single sign-on")
+        }
+        403 if lower.contains("resource not accessible") => {
+            let needed = resp.header("x-accepted-github-permissions").unwrap_or("").to_string();
+            fail(Reason::ScopeMissing, format!("{} (needs {needed})", short(&msg)))
+        }
+        403 => fail(Reason::Forbidden, format!("GitHub answered 403: {}", short(&msg))),
+        _ => by_status(resp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_expiration_header() {
+        let a = parse_github_date("2026-01-02 03:04:05 UTC").unwrap();
+        let b = parse_github_date("2026-01-01 20:04:05 -0700").unwrap();
+        assert_eq!(a, b);
+        assert!(parse_github_date("soon").is_none());
+    }
+}

@@ -1,0 +1,146 @@
+//! Google APIs (token checks at `https://www.googleapis.com`).
+//!
+//! Check: `POST /oauth2/v2/tokeninfo?access_token=TOKEN` (no auth header), as the official
+//! discovery document `oauth2.v2.json` (googleapis/google-api-python-client) describes it — it
+//! wins over the undocumented `oauth2.googleapis.com/tokeninfo` GET. Answer fields: `scope`
+//! (space separated), `expires_in` (seconds left), `email`, `issued_to`, `audience`, `user_id`;
+//! none is required, so an answer with none of `scope`, `expires_in`, `audience` and
+//! `issued_to` is not the documented shape.
+//!
+//! Errors: tokeninfo answers 400 `invalid_token` alike for expired and revoked tokens →
+//! `unauthorized`. The JSON error envelope of Google APIs
+//! (<https://cloud.google.com/apis/design/errors>) is mapped too: `RESOURCE_EXHAUSTED` and the
+//! legacy 403 reasons `rateLimitExceeded`/`userRateLimitExceeded`/`dailyLimitExceeded` →
+//! `rate_limited`; `ACCESS_TOKEN_SCOPE_INSUFFICIENT`/`insufficientPermissions` →
+//! `scope_missing`; `UNAUTHENTICATED` → `unauthorized` (`ACCESS_TOKEN_EXPIRED` →
+//! `token_expired`).
+//!
+//! Scope implications: only read-only or narrower variants of a broader scope of the same API,
+//! as listed in Google's scope catalogue (<https://developers.google.com/identity/protocols/oauth2/scopes>).
+//! Expiry: a bearer access token's `expires_in`; with a refresh-token grant the refresh token's
+//! lifetime cannot be known (Google revokes them on its own schedule). No quota headers exist.
+
+use super::common::{by_status, fail, implied, in_seconds, json_body, short, static_secret, text, unexpected};
+use super::http::split_scopes;
+use super::Provider;
+use crate::config::{Auth, AuthType};
+use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use crate::reason::Reason;
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+/// The Google preset.
+#[derive(Debug)]
+pub struct Google;
+
+const G: &str = "https://www.googleapis.com/auth/";
+
+/// `(broader, narrower)` suffixes of `https://www.googleapis.com/auth/`.
+const COVERS: &[(&str, &str)] = &[
+    ("drive", "drive.readonly"),
+    ("drive", "drive.file"),
+    ("drive", "drive.metadata"),
+    ("drive.metadata", "drive.metadata.readonly"),
+    ("drive.readonly", "drive.metadata.readonly"),
+    ("calendar", "calendar.readonly"),
+    ("calendar", "calendar.events"),
+    ("calendar.events", "calendar.events.readonly"),
+    ("spreadsheets", "spreadsheets.readonly"),
+    ("documents", "documents.readonly"),
+    ("gmail.modify", "gmail.readonly"),
+    ("contacts", "contacts.readonly"),
+];
+
+#[async_trait]
+impl Provider for Google {
+    fn name(&self) -> &'static str {
+        "google"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://www.googleapis.com")
+    }
+
+    fn auth_types(&self) -> &'static [AuthType] {
+        &[AuthType::Bearer, AuthType::OAuth2RefreshToken]
+    }
+
+    fn default_token_url(&self) -> Option<&'static str> {
+        Some("https://oauth2.googleapis.com/token")
+    }
+
+    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
+        if granted.iter().any(|g| g == wanted) {
+            return true;
+        }
+        let short_of = |s: &str| s.strip_prefix(G).map(String::from);
+        let granted_short: Vec<String> = granted.iter().filter_map(|g| short_of(g)).collect();
+        if granted.iter().any(|g| g == "https://mail.google.com/") && wanted.starts_with(&format!("{G}gmail.")) {
+            return true;
+        }
+        short_of(wanted).is_some_and(|w| implied(&granted_short, &w, COVERS))
+    }
+
+    async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
+        let token = cx.secret().await?;
+        let mut url = cx.url("/oauth2/v2/tokeninfo");
+        url.query_pairs_mut().append_pair("access_token", token.expose_secret());
+        let resp = cx.send(ApiRequest::post(url).no_auth().main().log_as("/oauth2/v2/tokeninfo")).await?;
+        if !resp.is_success() {
+            return Err(classify(&resp));
+        }
+        let body = json_body(cx, &resp)?;
+        if ["scope", "expires_in", "audience", "issued_to"].iter().all(|k| body.get(k).is_none()) {
+            return Err(unexpected(cx, &resp, "tokeninfo answered none of scope, expires_in, audience, issued_to"));
+        }
+        cx.findings.granted_scopes = Some(text(&body, "/scope").map(|s| split_scopes(s, " ")).unwrap_or_default());
+        cx.findings.identity = text(&body, "/email").map(String::from);
+        if static_secret(&cx.integration().auth) {
+            cx.findings.expiry = body.get("expires_in").and_then(in_seconds);
+        }
+        Ok(())
+    }
+}
+
+/// Maps Google's error answers (tokeninfo's OAuth-style body and the API error envelope).
+pub fn classify(resp: &ApiResponse) -> Failure {
+    let json = resp.json_opt().unwrap_or(Value::Null);
+    if text(&json, "/error") == Some("invalid_token") || (resp.status == 400 && json.get("error").is_some()) {
+        return fail(
+            Reason::Unauthorized,
+            "Google does not accept the token: it expired or was revoked (tokeninfo cannot tell which)",
+        );
+    }
+    let status = text(&json, "/error/status").unwrap_or("");
+    let message = short(text(&json, "/error/message").unwrap_or(""));
+    let mut reasons: Vec<&str> = Vec::new();
+    for list in ["/error/errors", "/error/details"] {
+        for item in json.pointer(list).and_then(Value::as_array).into_iter().flatten() {
+            reasons.extend(item.get("reason").and_then(Value::as_str));
+        }
+    }
+    let has = |r: &str| reasons.contains(&r);
+    if status == "RESOURCE_EXHAUSTED"
+        || has("rateLimitExceeded")
+        || has("userRateLimitExceeded")
+        || has("dailyLimitExceeded")
+        || resp.status == 429
+    {
+        return fail(Reason::RateLimited, format!("Google rate limit: {message}"));
+    }
+    if has("ACCESS_TOKEN_SCOPE_INSUFFICIENT") || has("insufficientPermissions") {
+        return fail(Reason::ScopeMissing, format!("Google: {message}"));
+    }
+    if has("ACCESS_TOKEN_EXPIRED") {
+        return fail(Reason::TokenExpired, format!("Google: {message}"));
+    }
+    if status == "UNAUTHENTICATED" {
+        return fail(Reason::Unauthorized, format!("Google: {message}"));
+    }
+    by_status(resp)
+}

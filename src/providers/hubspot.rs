@@ -1,0 +1,139 @@
+//! HubSpot (`https://api.hubapi.com`).
+//!
+//! Check (two requests): `GET /account-info/v3/details` with the credential (identity and
+//! latency; HubSpot's rate-limit headers), then the token's metadata for its scopes:
+//! OAuth access tokens `GET /oauth/v1/access-tokens/{token}` (no auth header; the token is the
+//! path parameter; shape `hub_id`, `user_id`, `scopes[]`, `token_type`, `app_id`, `expires_in`,
+//! `token` per HubSpot's generated SDK,
+//! <https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/get-oauth-token-metadata>),
+//! private-app tokens (`pat-…`) `POST /oauth/v2/private-apps/get/access-token-info` with
+//! `{"tokenKey": …}` (a documented read; answer field `scopes[]`, as in HubSpot's SDK issue
+//! HubSpot/hubspot-api-nodejs#268 — the exact answer shape is not in an official spec, so a
+//! missing `scopes` only leaves scopes unknown).
+//!
+//! Errors (<https://developers.hubspot.com/docs/api-reference/error-handling>): `category`
+//! `EXPIRED_AUTHENTICATION` → `token_expired`, `INVALID_AUTHENTICATION` → `unauthorized`,
+//! `MISSING_SCOPES` → `scope_missing` (with `errors[].context.requiredScopes`), `RATE_LIMITS`
+//! → `rate_limited`. Rate limit: `X-HubSpot-RateLimit-Remaining`/`-Max` (10-second window) and
+//! `X-HubSpot-RateLimit-Daily-Remaining`/`-Daily`; the tighter one is reported.
+//!
+//! Expiry: a bearer OAuth access token's `expires_in`; private-app tokens and refresh tokens
+//! have none (HubSpot refresh tokens do not rotate, so `oauth2_refresh_token` is allowed).
+//! Cannot be known: when a refresh token dies (it lives until the app is uninstalled).
+
+use super::common::{by_status, fail, in_seconds, json_body, short, static_secret, string_array, text, unexpected};
+use super::Provider;
+use crate::config::{Auth, AuthType};
+use crate::probe::{ratelimit, ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
+use crate::reason::Reason;
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+
+/// The HubSpot preset.
+#[derive(Debug)]
+pub struct HubSpot;
+
+#[async_trait]
+impl Provider for HubSpot {
+    fn name(&self) -> &'static str {
+        "hubspot"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.hubapi.com")
+    }
+
+    fn auth_types(&self) -> &'static [AuthType] {
+        &[AuthType::Bearer, AuthType::OAuth2RefreshToken]
+    }
+
+    fn default_token_url(&self) -> Option<&'static str> {
+        Some("https://api.hubapi.com/oauth/v1/token")
+    }
+
+    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
+        let resp = cx.send(ApiRequest::get(cx.url("/account-info/v3/details")).main()).await?;
+        if let Some(rl) = hubspot_rate_limit(&resp) {
+            cx.findings.rate_limit = Some(rl);
+        }
+        if !resp.is_success() {
+            return Err(classify(&resp));
+        }
+        let body = json_body(cx, &resp)?;
+        if body.get("portalId").and_then(|p| p.as_u64()).is_none() {
+            return Err(unexpected(cx, &resp, "GET /account-info/v3/details answered without portalId"));
+        }
+        cx.findings.identity = text(&body, "/uiDomain").map(|d| format!("portal {} ({d})", body["portalId"]));
+
+        let token = cx.secret().await?;
+        let token = token.expose_secret();
+        let meta = if token.starts_with("pat-") {
+            let req = ApiRequest::post(cx.url("/oauth/v2/private-apps/get/access-token-info"))
+                .json(&serde_json::json!({ "tokenKey": token }));
+            cx.send(req).await?
+        } else {
+            let mut url = cx.url("/oauth/v1/access-tokens");
+            if let Ok(mut segments) = url.path_segments_mut() {
+                segments.push(token);
+            }
+            cx.send(ApiRequest::get(url).no_auth().log_as("/oauth/v1/access-tokens/<secret>")).await?
+        };
+        if !meta.is_success() {
+            return Err(classify(&meta));
+        }
+        let info = json_body(cx, &meta)?;
+        match info.get("scopes").and_then(string_array) {
+            Some(scopes) => cx.findings.granted_scopes = Some(scopes),
+            None if token.starts_with("pat-") => {
+                tracing::debug!(body = %cx.preview(&meta.body), "private-app token info without scopes[]");
+            }
+            None => return Err(unexpected(cx, &meta, "token metadata answered without scopes[]")),
+        }
+        if let Some(domain) = text(&info, "/hub_domain") {
+            cx.findings.identity = Some(domain.to_string());
+        }
+        if static_secret(&cx.integration().auth) && !token.starts_with("pat-") {
+            cx.findings.expiry = info.get("expires_in").and_then(in_seconds);
+        }
+        Ok(())
+    }
+}
+
+/// The tighter of HubSpot's 10-second and daily windows.
+fn hubspot_rate_limit(resp: &ApiResponse) -> Option<RateLimit> {
+    let window = ratelimit::from_pair(&resp.headers, "x-hubspot-ratelimit-remaining", "x-hubspot-ratelimit-max");
+    let daily = ratelimit::from_pair(&resp.headers, "x-hubspot-ratelimit-daily-remaining", "x-hubspot-ratelimit-daily");
+    match (window, daily) {
+        (Some(w), Some(d)) => Some(if d.fraction_left() < w.fraction_left() { d } else { w }),
+        (w, d) => w.or(d),
+    }
+}
+
+fn classify(resp: &ApiResponse) -> Failure {
+    let json = resp.json_opt().unwrap_or_default();
+    let message = short(text(&json, "/message").unwrap_or(""));
+    match text(&json, "/category").unwrap_or("") {
+        "EXPIRED_AUTHENTICATION" => fail(Reason::TokenExpired, format!("HubSpot: {message}")),
+        "INVALID_AUTHENTICATION" => fail(Reason::Unauthorized, format!("HubSpot: {message}")),
+        "MISSING_SCOPES" => {
+            let needed: Vec<String> = json
+                .get("errors")
+                .and_then(|e| e.as_array())
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.pointer("/context/requiredScopes").and_then(string_array))
+                .flatten()
+                .collect();
+            fail(Reason::ScopeMissing, format!("Missing scope {} (HubSpot MISSING_SCOPES)", needed.join(", ")))
+        }
+        "RATE_LIMITS" => fail(
+            Reason::RateLimited,
+            format!("HubSpot rate limit {} reached", text(&json, "/policyName").unwrap_or("")),
+        ),
+        _ => by_status(resp),
+    }
+}

@@ -1,0 +1,140 @@
+//! Jira Cloud / Atlassian.
+//!
+//! OAuth 2.0 (3LO) tokens (bearer; `base_url: https://api.atlassian.com`): `GET
+//! /oauth/token/accessible-resources` → `[{id (cloudId), url, name, scopes[]}]`, then `GET
+//! /ex/jira/{cloudId}/rest/api/3/myself` on the first site — Nango's `jira` sequence
+//! (<https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/>). API tokens (Basic
+//! `EMAIL:API_TOKEN`; `base_url: https://SITE.atlassian.net`): `GET /rest/api/3/myself`
+//! (<https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-myself/>). Identity:
+//! the site name, else `displayName`.
+//!
+//! Scopes: the site's `scopes[]` from accessible-resources. Errors: a scope mismatch is a
+//! **401** "Unauthorized; scope does not match" → `scope_missing` (JRACLOUD-69262); other 401 →
+//! `unauthorized`; 403 → `forbidden`; 429 + `Retry-After` (or the ISO-8601
+//! `X-RateLimit-Reset`) → `rate_limited`; `X-RateLimit-Limit`/`-Remaining` give the quota
+//! (<https://developer.atlassian.com/cloud/jira/platform/rate-limiting/>). A refresh grant's 403
+//! `invalid_grant` is mapped by the token code (`credential_revoked`).
+//!
+//! Refresh tokens rotate (<https://developer.atlassian.com/cloud/oauth/getting-started/refresh-tokens/>),
+//! so `oauth2_refresh_token` is refused. Cannot be known: scopes of API tokens (they act as the
+//! user) and API-token expiry (set in the Atlassian account, not readable through the API).
+
+use super::common::NO_SCOPES_USER_TOKEN;
+use super::common::{by_status, fail, first_text, json_body, short, string_array, text, unexpected};
+use super::http::parse_rfc3339;
+use super::Provider;
+use crate::config::{Auth, AuthType};
+use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use crate::reason::Reason;
+use async_trait::async_trait;
+use serde_json::Value;
+use std::time::{Duration, SystemTime};
+
+/// The Jira preset.
+#[derive(Debug)]
+pub struct Jira;
+
+#[async_trait]
+impl Provider for Jira {
+    fn name(&self) -> &'static str {
+        "jira"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn base_url_hint(&self) -> &'static str {
+        "https://your-site.atlassian.net for API tokens (basic), https://api.atlassian.com for OAuth tokens"
+    }
+
+    fn auth_types(&self) -> &'static [AuthType] {
+        &[AuthType::Basic, AuthType::Bearer]
+    }
+
+    fn default_token_url(&self) -> Option<&'static str> {
+        Some("https://auth.atlassian.com/oauth/token")
+    }
+
+    fn refresh_token_rotation(&self) -> Option<&'static str> {
+        Some("Atlassian rotates refresh tokens: every refresh returns a new one and retires the old.")
+    }
+
+    fn scopes_knowable(&self, auth: &Auth) -> Result<(), &'static str> {
+        match auth {
+            Auth::Basic { .. } => Err(NO_SCOPES_USER_TOKEN),
+            _ => Ok(()),
+        }
+    }
+
+    async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
+        if matches!(cx.integration().auth, Auth::Basic { .. }) {
+            return myself(cx, "/rest/api/3/myself".to_string()).await;
+        }
+        let resp = cx.send(ApiRequest::get(cx.url("/oauth/token/accessible-resources"))).await?;
+        if !resp.is_success() {
+            return Err(classify(cx, &resp));
+        }
+        let body = json_body(cx, &resp)?;
+        let Some(sites) = body.as_array() else {
+            return Err(unexpected(cx, &resp, "accessible-resources did not answer an array"));
+        };
+        let Some(site) = sites.iter().find(|s| s.get("id").and_then(Value::as_str).is_some()) else {
+            return Err(fail(
+                Reason::Forbidden,
+                "the token has access to no Atlassian site (accessible-resources is empty)",
+            ));
+        };
+        match site.get("scopes").and_then(string_array) {
+            Some(s) => cx.findings.granted_scopes = Some(s),
+            None => return Err(unexpected(cx, &resp, "accessible-resources answered a site without scopes[]")),
+        }
+        let cloud_id = text(site, "/id").unwrap_or_default().to_string();
+        let site_name = first_text(site, &["/name", "/url"]);
+        myself(cx, format!("/ex/jira/{cloud_id}/rest/api/3/myself")).await?;
+        if site_name.is_some() {
+            cx.findings.identity = site_name;
+        }
+        Ok(())
+    }
+}
+
+async fn myself(cx: &mut ProbeContext<'_>, path: String) -> Result<(), Failure> {
+    let resp = cx.send(ApiRequest::get(cx.url(&path)).main().header("accept", "application/json")).await?;
+    if !resp.is_success() {
+        return Err(classify(cx, &resp));
+    }
+    let body = json_body(cx, &resp)?;
+    if body.get("accountId").is_none() {
+        return Err(unexpected(cx, &resp, "myself answered without accountId"));
+    }
+    cx.findings.identity = first_text(&body, &["/displayName", "/accountId"]);
+    Ok(())
+}
+
+fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
+    let json = resp.json_opt().unwrap_or_default();
+    let message = text(&json, "/message")
+        .map(String::from)
+        .or_else(|| json.pointer("/errorMessages/0").and_then(Value::as_str).map(String::from))
+        .unwrap_or_default();
+    match resp.status {
+        401 if message.to_ascii_lowercase().contains("scope does not match") => {
+            fail(Reason::ScopeMissing, "Atlassian: the token's scopes do not match this API (401 scope does not match)")
+        }
+        401 => fail(Reason::Unauthorized, format!("Atlassian answered 401: {}", short(&message))),
+        403 => fail(Reason::Forbidden, format!("Jira denied the request: {}", short(&message))),
+        429 => {
+            if cx.findings.retry_after.is_none() {
+                if let Some(at) = resp.header("x-ratelimit-reset").and_then(parse_rfc3339) {
+                    cx.findings.retry_after = Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
+                }
+            }
+            fail(
+                Reason::RateLimited,
+                format!("Jira rate limited the request ({})", resp.header("ratelimit-reason").unwrap_or("429")),
+            )
+        }
+        _ => by_status(resp),
+    }
+}

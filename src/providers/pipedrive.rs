@@ -1,0 +1,89 @@
+//! Pipedrive (`https://api.pipedrive.com/v1`; OAuth apps use the token response's
+//! `api_domain` + `/api/v1`).
+//!
+//! Check: `GET /users/me` → `{"success":true,"data":{id, name, company_name, …}}` (pipedrive/client-nodejs,
+//! generated from Pipedrive's OpenAPI; <https://developers.pipedrive.com/docs/api/v1/Users#getCurrentUser>).
+//! Identity: `company_name`. API tokens go in the `x-api-token` header (auth type `header`);
+//! OAuth tokens as bearer; the token endpoint takes client credentials by HTTP Basic.
+//!
+//! Scopes: only the OAuth token response's `scope`, so only knowable when the exporter runs the
+//! refresh grant. Rate limit: `x-ratelimit-limit`/`-remaining`, with `x-ratelimit-reset` in
+//! seconds until the window resets (<https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting>).
+//! Errors: 401 → `unauthorized`, 403 → `forbidden`, 429 → `rate_limited`.
+//!
+//! Cannot be known: an API token's rights (full user rights, no scopes) and any expiry of an
+//! API token or a bare access token.
+
+use super::common::{
+    by_status, fail, first_text, json_body, oauth_grant, short, text, unexpected, NO_SCOPES_USER_TOKEN,
+};
+use super::Provider;
+use crate::config::{Auth, AuthType};
+use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use crate::reason::Reason;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// The Pipedrive preset.
+#[derive(Debug)]
+pub struct Pipedrive;
+
+#[async_trait]
+impl Provider for Pipedrive {
+    fn name(&self) -> &'static str {
+        "pipedrive"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        Some("https://api.pipedrive.com/v1")
+    }
+
+    fn auth_types(&self) -> &'static [AuthType] {
+        &[AuthType::Header, AuthType::Bearer, AuthType::OAuth2RefreshToken]
+    }
+
+    fn default_token_url(&self) -> Option<&'static str> {
+        Some("https://oauth.pipedrive.com/oauth/token")
+    }
+
+    fn token_client_auth(&self) -> super::ClientAuth {
+        super::ClientAuth::Basic
+    }
+
+    fn scopes_knowable(&self, auth: &Auth) -> Result<(), &'static str> {
+        if oauth_grant(auth) {
+            Ok(())
+        } else {
+            Err(NO_SCOPES_USER_TOKEN)
+        }
+    }
+
+    async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
+        let resp = cx.send(ApiRequest::get(cx.url("/users/me")).main()).await?;
+        if !resp.is_success() {
+            if resp.status == 429 && cx.findings.retry_after.is_none() {
+                if let Some(secs) = resp.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok()) {
+                    cx.findings.retry_after = Some(Duration::from_secs(secs));
+                }
+            }
+            return Err(classify(&resp));
+        }
+        let body = json_body(cx, &resp)?;
+        if body.get("success").and_then(|s| s.as_bool()) != Some(true) || body.pointer("/data/id").is_none() {
+            return Err(unexpected(cx, &resp, "users/me did not answer success with data.id"));
+        }
+        cx.findings.identity = first_text(&body, &["/data/company_name", "/data/company_domain"]);
+        Ok(())
+    }
+}
+
+fn classify(resp: &ApiResponse) -> Failure {
+    let json = resp.json_opt().unwrap_or_default();
+    let error = short(text(&json, "/error").unwrap_or(""));
+    match resp.status {
+        401 => fail(Reason::Unauthorized, format!("Pipedrive: {error}")),
+        403 => fail(Reason::Forbidden, format!("Pipedrive: {error}")),
+        429 => fail(Reason::RateLimited, "Pipedrive rate limited the request (429)"),
+        _ => by_status(resp),
+    }
+}

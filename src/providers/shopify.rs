@@ -1,0 +1,107 @@
+//! Shopify Admin API (per shop, `https://SHOP.myshopify.com`).
+//!
+//! Check: `GET /admin/oauth/access_scopes.json` (unversioned) with the
+//! `X-Shopify-Access-Token` header (auth type `header`); it authenticates and lists the granted
+//! scopes as `{"access_scopes":[{"handle":…}]}` in one call (Shopify/shopify-app-js
+//! `rest/admin/2025-01/access_scope.ts`; <https://shopify.dev/docs/api/admin-rest/latest/resources/accessscope>).
+//! Scope implication: `write_X` implies `read_X` (and `unauthenticated_write_X` implies
+//! `unauthenticated_read_X`), as Shopify's access-scope docs state
+//! (<https://shopify.dev/docs/api/usage/access-scopes>).
+//!
+//! Rate limit: `X-Shopify-Shop-Api-Call-Limit: USED/BUCKET` (remaining = bucket − used); 429
+//! carries `Retry-After` (<https://shopify.dev/docs/api/usage/rate-limits>). Errors
+//! (<https://shopify.dev/docs/api/usage/response-codes>): 401 → `unauthorized` (invalid token
+//! or app uninstalled), 402 (frozen, unpaid) and 423 (locked) → `account_suspended`, 403
+//! "requires merchant approval for X scope" → `scope_missing`, other 403 → `forbidden`.
+//!
+//! Expiring offline tokens rotate their refresh token on every refresh, so
+//! `oauth2_refresh_token` is refused. Cannot be known: a token's expiry (only the token response
+//! at issue says it; there is no introspection).
+
+use super::common::{by_status, fail, json_body, unexpected, used_of_max};
+use super::Provider;
+use crate::config::{Auth, AuthType};
+use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use crate::reason::Reason;
+use async_trait::async_trait;
+use serde_json::Value;
+
+/// The Shopify preset.
+#[derive(Debug)]
+pub struct Shopify;
+
+#[async_trait]
+impl Provider for Shopify {
+    fn name(&self) -> &'static str {
+        "shopify"
+    }
+
+    fn default_base_url(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn base_url_hint(&self) -> &'static str {
+        "https://your-shop.myshopify.com"
+    }
+
+    fn auth_types(&self) -> &'static [AuthType] {
+        &[AuthType::Header]
+    }
+
+    fn refresh_token_rotation(&self) -> Option<&'static str> {
+        Some("Shopify's expiring offline tokens return a new refresh token on every refresh and invalidate the previous one.")
+    }
+
+    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
+        Ok(())
+    }
+
+    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
+        let write_of = |w: &str| {
+            w.strip_prefix("unauthenticated_read_")
+                .map(|r| format!("unauthenticated_write_{r}"))
+                .or_else(|| w.strip_prefix("read_").map(|r| format!("write_{r}")))
+        };
+        granted.iter().any(|g| g == wanted || Some(g.as_str()) == write_of(wanted).as_deref())
+    }
+
+    async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
+        let resp = cx.send(ApiRequest::get(cx.url("/admin/oauth/access_scopes.json")).main()).await?;
+        if let Some(rl) = resp.header("x-shopify-shop-api-call-limit").and_then(used_of_max) {
+            cx.findings.rate_limit = Some(rl);
+        }
+        if !resp.is_success() {
+            return Err(classify(&resp));
+        }
+        let body = json_body(cx, &resp)?;
+        let handles: Option<Vec<String>> = body.get("access_scopes").and_then(Value::as_array).and_then(|items| {
+            items.iter().map(|i| i.get("handle").and_then(Value::as_str).map(String::from)).collect()
+        });
+        match handles {
+            Some(h) => cx.findings.granted_scopes = Some(h),
+            None => return Err(unexpected(cx, &resp, "access_scopes.json answered without access_scopes[].handle")),
+        }
+        cx.findings.identity = cx.integration().base_url.host_str().map(String::from);
+        Ok(())
+    }
+}
+
+fn classify(resp: &ApiResponse) -> Failure {
+    let json = resp.json_opt().unwrap_or_default();
+    let errors = match json.get("errors") {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    match resp.status {
+        401 => fail(Reason::Unauthorized, "Shopify rejected the access token (invalid, revoked or app uninstalled)"),
+        402 => fail(Reason::AccountSuspended, "the shop is frozen (402 Payment Required)"),
+        423 => fail(Reason::AccountSuspended, "the shop is locked (423 Locked)"),
+        403 => match errors.split("approval for ").nth(1).and_then(|r| r.split_whitespace().next()) {
+            Some(scope) => fail(Reason::ScopeMissing, format!("Missing scope {scope} (requires merchant approval)")),
+            None => fail(Reason::Forbidden, format!("Shopify denied the request: {}", super::common::short(&errors))),
+        },
+        429 => fail(Reason::RateLimited, "Shopify rate limited the request (429)"),
+        _ => by_status(resp),
+    }
+}
