@@ -3,8 +3,8 @@
 //! [`start`] launches a [`sim::SimServer`] (the same simulated API the test suite uses as its
 //! mock) with one path prefix per demo integration, so each integration can be given its own
 //! answers at the provider's real, documented paths: `hubspot-production`'s base URL is
-//! `http://127.0.0.1:PORT/hubspot-production`, and its token metadata is served at
-//! `/hubspot-production/oauth/v1/access-tokens/{token}`. The returned config points every
+//! `http://127.0.0.1:PORT/hubspot-production`, and its account details are served at
+//! `/hubspot-production/account-info/v3/details`. The returned config points every
 //! integration at its prefix; `integration_exporter demo` then serves it like any config file.
 //!
 //! The integrations and what they show are listed in [`INTEGRATIONS`]; one of them,
@@ -84,10 +84,12 @@ pub fn config_text(api: &str) -> String {
     );
     for i in INTEGRATIONS {
         out.push_str(&format!(
-            "  - name: {name}\n    provider: {provider}\n    base_url: {api}/{name}\n    \
-             auth:\n      type: bearer\n      token: demo-{name}-token\n",
+            "  - name: {name}\n    provider: {provider}\n    base_url: {api}{path}\n    \
+             auth:\n      type: bearer\n      token: {token}\n",
             name = i.name,
             provider = i.provider,
+            path = scenarios::base_path(i.name),
+            token = scenarios::token(i.name),
         ));
         if let Some((required, optional)) = scenarios::scopes(i.name) {
             out.push_str("    scopes:\n");
@@ -118,7 +120,7 @@ mod tests {
         let text = config_text("http://127.0.0.1:1");
         for i in INTEGRATIONS {
             assert_eq!(text.matches(&format!("- name: {}\n", i.name)).count(), 1, "{}", i.name);
-            assert!(text.contains(&format!("base_url: http://127.0.0.1:1/{}\n", i.name)));
+            assert!(text.contains(&format!("base_url: http://127.0.0.1:1/{}", i.name)));
         }
         assert!(text.contains("env: demo"));
     }

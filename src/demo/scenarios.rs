@@ -18,6 +18,23 @@ macro_rules! fixture {
     };
 }
 
+/// The path of an integration's base URL on the simulated API: its own prefix, plus the
+/// provider's base path where the real base URL has one (`https://slack.com/api`).
+pub(super) fn base_path(name: &str) -> String {
+    match name {
+        "slack-alerts" | "slack-notifications" => format!("/{name}/api"),
+        _ => format!("/{name}"),
+    }
+}
+
+/// The placeholder token of an integration. HubSpot private-app tokens start with `pat-`.
+pub(super) fn token(name: &str) -> String {
+    match name {
+        "hubspot-production" => format!("pat-demo-{name}-token"),
+        _ => format!("demo-{name}-token"),
+    }
+}
+
 /// Scopes configured for an integration: (required, optional).
 pub(super) fn scopes(name: &str) -> Option<(&'static [&'static str], &'static [&'static str])> {
     match name {
@@ -30,18 +47,21 @@ pub(super) fn scopes(name: &str) -> Option<(&'static [&'static str], &'static [&
 
 /// Every route of the demo API. `started` anchors the time-varying integrations.
 pub(super) fn routes(started: Instant) -> io::Result<Vec<Route>> {
-    let get = |prefix: &str, path: &str, f: &Fixture| Route::fixed(Method::GET, &format!("/{prefix}{path}"), f.clone());
-    let post =
-        |prefix: &str, path: &str, f: &Fixture| Route::fixed(Method::POST, &format!("/{prefix}{path}"), f.clone());
+    let at = |method: Method, name: &str, path: &str, f: &Fixture| {
+        Route::fixed(method, &format!("{}{path}", base_path(name)), f.clone())
+    };
+    let get = |name: &str, path: &str, f: &Fixture| at(Method::GET, name, path, f);
+    let post = |name: &str, path: &str, f: &Fixture| at(Method::POST, name, path, f);
     let mut routes = Vec::new();
 
-    // HubSpot: token metadata (scopes, expiry) and an authenticated call (latency, quota).
-    let token_ok = fixture!("demo/hubspot_access_token_ok.json")?;
+    // HubSpot: an authenticated call (identity, latency, quota headers), then the token's
+    // scopes. hubspot-production uses a private-app token (no expiry); hubspot-marketing's
+    // OAuth access token has expired.
     let account_ok = fixture!("demo/hubspot_account_info_ok.json")?;
+    let token_info = fixture!("demo/hubspot_private_app_token_info.json")?;
     let expired = fixture!("demo/hubspot_expired.json")?;
-    routes.push(get("hubspot-production", "/oauth/v1/access-tokens/{token}", &token_ok));
     routes.push(get("hubspot-production", "/account-info/v3/details", &account_ok));
-    routes.push(get("hubspot-marketing", "/oauth/v1/access-tokens/{token}", &expired));
+    routes.push(post("hubspot-production", "/oauth/v2/private-apps/get/access-token-info", &token_info));
     routes.push(get("hubspot-marketing", "/account-info/v3/details", &expired));
 
     // Stripe: the account object; a 429 for the reporting key.
@@ -52,9 +72,9 @@ pub(super) fn routes(started: Instant) -> io::Result<Vec<Route>> {
         routes.push(get("stripe-reporting", path, &limited));
     }
 
-    // Salesforce: userinfo and limits, both answering in 1.5 s.
+    // Salesforce: userinfo (the main request, answering in 1.5 s), then the daily quota.
     let userinfo = fixture!("demo/salesforce_userinfo_slow.json")?;
-    let limits = fixture!("demo/salesforce_limits_slow.json")?;
+    let limits = fixture!("demo/salesforce_limits_ok.json")?;
     routes.push(get("salesforce-sales", "/services/oauth2/userinfo", &userinfo));
     routes.push(get("salesforce-sales", "/services/data/{version}/limits", &limits));
 
@@ -67,12 +87,12 @@ pub(super) fn routes(started: Instant) -> io::Result<Vec<Route>> {
         &user.clone().with_header("GitHub-Authentication-Token-Expiration", "{{github_date:+259200}}"),
     ));
 
-    // Slack: auth.test, HTTP 200 with ok:false for auth errors.
+    // Slack: auth.test, HTTP 200 with ok:false for auth errors (base URL `…/api`, as slack.com/api).
     let ok = fixture!("demo/slack_auth_test_ok.json")?;
     let revoked = fixture!("demo/slack_token_revoked.json")?;
     let token_expired = fixture!("demo/slack_token_expired.json")?;
-    routes.push(post("slack-alerts", "/api/auth.test", &revoked));
-    routes.push(Route::dynamic(Method::POST, "/slack-notifications/api/auth.test", move |_| {
+    routes.push(post("slack-alerts", "/auth.test", &revoked));
+    routes.push(Route::dynamic(Method::POST, &format!("{}/auth.test", base_path("slack-notifications")), move |_| {
         if super::slack_notifications_healthy(started.elapsed()) {
             ok.clone()
         } else {

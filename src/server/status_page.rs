@@ -188,6 +188,11 @@ impl Page<'_> {
                         @match last {
                             Some(r) => {
                                 span title=(rfc3339(r.finished_at)) { (ago(r.finished_at, self.now)) }
+                                @if let Some(wait) = r.not_before.and_then(|t| t.duration_since(self.now).ok()) {
+                                    div.warn-text.small title="the provider asked to wait (Retry-After); no probe is sent before then" {
+                                        "next probe in " (human_duration(wait))
+                                    }
+                                }
                                 div.muted.small {
                                     "every " (compact(if status == Status::Error { settings.error_interval } else { settings.interval }))
                                 }
@@ -301,7 +306,8 @@ fn scopes_cell(last: Option<&ProbeResult>) -> Markup {
     let missing: Vec<_> = r.scopes.iter().filter(|c| !c.granted).collect();
     html! {
         @if missing.is_empty() {
-            span.ok-text { "all " (r.scopes.len()) " granted" }
+            span.ok-text title=(granted_list(r)) { "all granted" }
+            div.muted.small { (r.scopes.len()) (if r.scopes.len() == 1 { " scope" } else { " scopes" }) }
         } @else {
             div.muted.small { "missing:" }
             @for c in missing {
@@ -313,6 +319,10 @@ fn scopes_cell(last: Option<&ProbeResult>) -> Markup {
             }
         }
     }
+}
+
+fn granted_list(r: &ProbeResult) -> String {
+    r.scopes.iter().map(|c| c.scope.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn history(s: &IntegrationState, now: SystemTime) -> Markup {
@@ -471,7 +481,7 @@ tbody[data-status="error"] td:first-child { border-left-color: var(--err) !impor
 .pill.warning { background: var(--warn-bg); color: var(--warn-fg); }
 .pill.error { background: var(--err-bg); color: var(--err-fg); }
 .pill.unknown { background: var(--unk-bg); color: var(--unk-fg); }
-.iname { font-weight: 600; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13.5px; word-break: break-all; }
+.iname { font-weight: 600; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13.5px; white-space: nowrap; }
 .labels { margin-top: 4px; }
 .label { display: inline-block; font-size: 11.5px; color: var(--muted); border: 1px solid var(--border); border-radius: 6px; padding: 0 6px; margin: 0 4px 2px 0; }
 .rtitle { font-weight: 600; }
