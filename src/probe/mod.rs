@@ -159,7 +159,23 @@ impl Engine {
             }
         }
         let parts = cx.finish();
-        evaluate(integration, outcome, parts, started.elapsed(), SystemTime::now())
+        let result = evaluate(integration, outcome, parts, started.elapsed(), SystemTime::now());
+        // `--log.level debug` promises each probe's steps. Steps and detail are already
+        // redacted (no query strings, no resolved secret values), so they are safe to log.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for step in &result.steps {
+                tracing::debug!(integration = %integration.name, step = %step, "probe step");
+            }
+            tracing::debug!(
+                integration = %integration.name,
+                status = %result.status,
+                reason = %result.reason,
+                detail = %result.detail,
+                duration_ms = result.duration.as_millis() as u64,
+                "probe finished"
+            );
+        }
+        result
     }
 }
 
