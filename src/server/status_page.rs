@@ -493,12 +493,13 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 .small { font-size: 12px; }
 .warn-text { color: var(--warn-fg); font-weight: 600; }
 .err-text { color: var(--err-fg); font-weight: 600; }
-.ok-text { color: var(--ok-fg); }
+.ok-text { color: var(--ok-fg); white-space: nowrap; }
 .scope { display: inline-block; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
   border-radius: 6px; padding: 0 6px; margin: 2px 0; }
 .scope.missing-req { background: var(--err-bg); color: var(--err-fg); }
 .scope.missing-opt { background: var(--warn-bg); color: var(--warn-fg); }
-td.expiry { white-space: nowrap; }
+td.expiry, td.when { white-space: nowrap; }
+td.reason { min-width: 300px; }
 .actions { white-space: nowrap; text-align: right; }
 .actions form { display: inline; margin: 0 6px 0 0; }
 button { font: inherit; font-size: 12.5px; font-weight: 600; padding: 4px 10px; border-radius: 7px; cursor: pointer;
