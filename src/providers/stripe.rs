@@ -7,6 +7,9 @@
 //! `available`, `pending`, `livemode`): <https://docs.stripe.com/api/accounts/retrieve>,
 //! <https://docs.stripe.com/api/balance/balance_retrieve>.
 //!
+//! The key goes as `Authorization: Bearer` (<https://docs.stripe.com/api/authentication>); Stripe's
+//! Basic form puts the key in the user name, which the config does not treat as a secret.
+//!
 //! Errors (<https://docs.stripe.com/error-codes>, stripe-go `error.go`): the JSON `type` is
 //! `invalid_request_error` for auth failures too, so the status and `code` decide — code
 //! `api_key_expired`/`platform_api_key_expired` is `token_expired`, any other 401 is
@@ -39,7 +42,8 @@ impl Provider for Stripe {
     }
 
     fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer, AuthType::Basic]
+        // Basic would need the key as the user name, which the config treats as not secret.
+        &[AuthType::Bearer]
     }
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
