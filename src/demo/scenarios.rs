@@ -4,14 +4,15 @@
 use super::sim::{Fixture, Route};
 use http::Method;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Parses a fixture compiled into the binary, naming it in the error.
 fn load(path: &str, text: &str) -> io::Result<Fixture> {
     Fixture::parse(text).map_err(|e| io::Error::other(format!("demo fixture tests/fixtures/{path}: {e}")))
 }
 
-/// A fixture from `tests/fixtures/`, compiled in so the demo binary needs no files.
+/// A fixture from `tests/fixtures/` (the provider tests' own), compiled in so the demo binary
+/// needs no files.
 macro_rules! fixture {
     ($path:literal) => {
         load($path, include_str!(concat!("../../tests/fixtures/", $path)))
@@ -57,40 +58,36 @@ pub(super) fn routes(started: Instant) -> io::Result<Vec<Route>> {
     // HubSpot: an authenticated call (identity, latency, quota headers), then the token's
     // scopes. hubspot-production uses a private-app token (no expiry); hubspot-marketing's
     // OAuth access token has expired.
-    let account_ok = fixture!("demo/hubspot_account_info_ok.json")?;
-    let token_info = fixture!("demo/hubspot_private_app_token_info.json")?;
-    let expired = fixture!("demo/hubspot_expired.json")?;
-    routes.push(get("hubspot-production", "/account-info/v3/details", &account_ok));
+    let account = fixture!("hubspot/account_details.json")?;
+    let token_info = fixture!("hubspot/private_app_info.json")?;
+    let expired = fixture!("hubspot/expired.json")?;
+    routes.push(get("hubspot-production", "/account-info/v3/details", &account));
     routes.push(post("hubspot-production", "/oauth/v2/private-apps/get/access-token-info", &token_info));
     routes.push(get("hubspot-marketing", "/account-info/v3/details", &expired));
 
-    // Stripe: the account object; a 429 for the reporting key.
-    let account = fixture!("demo/stripe_account_ok.json")?;
-    let limited = fixture!("demo/stripe_rate_limited.json")?;
+    // Stripe: the account object; a 429 for the reporting key. Stripe documents no
+    // Retry-After; the demo adds one so that the exporter's back-off shows on the page.
+    let account = fixture!("stripe/healthy.json")?;
+    let limited = fixture!("stripe/rate_limited.json")?.with_header("Retry-After", "30");
     for path in ["/v1/account", "/v1/balance"] {
         routes.push(get("stripe-billing", path, &account));
         routes.push(get("stripe-reporting", path, &limited));
     }
 
     // Salesforce: userinfo (the main request, answering in 1.5 s), then the daily quota.
-    let userinfo = fixture!("demo/salesforce_userinfo_slow.json")?;
-    let limits = fixture!("demo/salesforce_limits_ok.json")?;
+    let userinfo = fixture!("salesforce/userinfo.json")?.with_delay(Duration::from_millis(1500));
+    let limits = fixture!("salesforce/limits.json")?;
     routes.push(get("salesforce-sales", "/services/oauth2/userinfo", &userinfo));
     routes.push(get("salesforce-sales", "/services/data/{version}/limits", &limits));
 
-    // GitHub: /user with the scopes header; one token lacks `repo`, one expires in 3 days.
-    let user = fixture!("demo/github_user_ok.json")?;
-    routes.push(get("github-ci", "/user", &user.clone().with_header("X-OAuth-Scopes", "read:org")));
-    routes.push(get(
-        "github-deploy-bot",
-        "/user",
-        &user.clone().with_header("GitHub-Authentication-Token-Expiration", "{{github_date:+259200}}"),
-    ));
+    // GitHub: /user with X-OAuth-Scopes; one token lacks `repo`, one expires in 3 days.
+    routes.push(get("github-ci", "/user", &fixture!("github/scope_missing.json")?));
+    routes.push(get("github-deploy-bot", "/user", &fixture!("github/expiring_soon.json")?));
 
     // Slack: auth.test, HTTP 200 with ok:false for auth errors (base URL `…/api`, as slack.com/api).
-    let ok = fixture!("demo/slack_auth_test_ok.json")?;
-    let revoked = fixture!("demo/slack_token_revoked.json")?;
-    let token_expired = fixture!("demo/slack_token_expired.json")?;
+    let ok = fixture!("slack/healthy.json")?;
+    let revoked = fixture!("slack/token_revoked.json")?;
+    let token_expired = fixture!("slack/token_expired.json")?;
     routes.push(post("slack-alerts", "/auth.test", &revoked));
     routes.push(Route::dynamic(Method::POST, &format!("{}/auth.test", base_path("slack-notifications")), move |_| {
         if super::slack_notifications_healthy(started.elapsed()) {
