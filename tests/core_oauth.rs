@@ -279,4 +279,29 @@ async fn invalid_client_is_unauthorized_with_a_log_line() {
     assert!(!stderr.contains(CLIENT_SECRET) && !stdout.contains(CLIENT_SECRET));
     // The token endpoint is not hammered: invalid_client is not transient.
     assert_eq!(sim.requests().len(), 1);
+
+    // The same line with --log.format json: one JSON object per line.
+    let p = path.to_str().unwrap().to_string();
+    let out = tokio::time::timeout(
+        WAIT,
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin())
+                .args(["check", "--config.file", &p, "--log.format", "json"])
+                .output()
+                .unwrap()
+        }),
+    )
+    .await
+    .expect("check ends")
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> =
+        stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let warn = lines
+        .iter()
+        .find(|v| v["message"].as_str().is_some_and(|m| m.contains("client id or client secret is wrong")))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert_eq!(warn["level"], "WARN");
+    assert_eq!(warn["integration"], "o");
+    assert!(!stderr.contains('\x1b') && !stderr.contains(CLIENT_SECRET));
 }

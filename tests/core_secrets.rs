@@ -214,4 +214,7 @@ async fn no_secret_in_any_response_or_log_line() {
     assert!(log.contains("config reload failed"), "{log}");
     assert!(log.contains("config reloaded"), "{log}");
     assert_clean("the log", &log);
+    // stderr is a pipe here, not a terminal: no colour codes.
+    assert!(!log.contains('\x1b'), "ANSI escape codes in a non-terminal log:\n{log}");
+    assert!(log.lines().all(|l| l.starts_with("ts=")), "every line is logfmt:\n{log}");
 }

@@ -382,3 +382,54 @@ async fn sighup_reloads_and_sigterm_exits_gracefully() {
     assert!(code.1.contains("config reload failed"), "{}", code.1);
     assert!(code.1.contains("shutting down"), "{}", code.1);
 }
+
+#[tokio::test]
+async fn probe_honours_the_scrape_timeout_header() {
+    // A server that accepts and never answers; the configured timeout is 20s.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            held.push(s);
+        }
+    });
+    let srv = InProcess::start(&one(&url, "  timeout: 20s\n")).await;
+    let started = Instant::now();
+    let resp = core_common::client()
+        .get(srv.url("/probe?target=svc"))
+        .header("X-Prometheus-Scrape-Timeout-Seconds", "2")
+        .send()
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(resp.status().as_u16(), 200);
+    let m = parse_metrics(&resp.text().await.unwrap());
+    assert_eq!(value(&m, "integration_failure_reason", &[("reason", "timeout")]), Some(1.0));
+    assert!(took < Duration::from_secs(2), "answered within the scraper's deadline, took {took:?}");
+    hold.abort();
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn probe_waits_for_retry_after_even_without_caching() {
+    let sim = SimServer::start(vec![Route::fixed(
+        http::Method::GET,
+        "/me",
+        Fixture::json(429, json!({})).with_header("Retry-After", "120"),
+    )])
+    .await
+    .unwrap();
+    let srv = InProcess::start(&one(&sim.url(), "  min_probe_interval: 0s\n")).await;
+    for _ in 0..3 {
+        let (status, _, body) = srv.get("/probe?target=svc", None).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            value(&parse_metrics(&body), "integration_failure_reason", &[("reason", "rate_limited")]),
+            Some(1.0)
+        );
+    }
+    assert_eq!(sim.requests().len(), 1, "no request before Retry-After has passed");
+    assert_eq!(ondemand(&srv, "cached").await, 2.0);
+    srv.stop().await;
+}
