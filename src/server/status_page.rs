@@ -499,9 +499,9 @@ code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; fo
 .scope.missing-req { background: var(--err-bg); color: var(--err-fg); }
 .scope.missing-opt { background: var(--warn-bg); color: var(--warn-fg); }
 td.expiry, td.when { white-space: nowrap; }
-td.reason { min-width: 300px; }
+td.reason { min-width: 260px; }
 .actions { white-space: nowrap; text-align: right; }
-.actions form { display: inline; margin: 0 6px 0 0; }
+.actions form { margin: 0 0 4px; }
 button { font: inherit; font-size: 12.5px; font-weight: 600; padding: 4px 10px; border-radius: 7px; cursor: pointer;
   border: 1px solid var(--border); background: var(--head); color: var(--text); }
 button:hover { border-color: var(--accent); }
