@@ -74,6 +74,9 @@ impl ServerState {
 
 /// How long a client may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open connections at most; more are closed on accept, so idle or slow clients cannot
+/// exhaust file descriptors.
+pub const MAX_CONNECTIONS: usize = 1024;
 /// How long in-flight requests get to finish after shutdown is signalled.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -85,6 +88,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -106,35 +110,26 @@ pub async fn serve(
                     let state = state.clone();
                     async move { Ok::<_, std::convert::Infallible>(dispatch(state, req).await) }
                 });
-                match tls {
-                    None => {
-                        let conn = http_builder().serve_connection(TokioIo::new(stream), service).into_owned();
-                        let conn = graceful.watch(conn);
-                        tokio::spawn(async move {
-                            if let Err(e) = conn.await {
-                                tracing::debug!(error = %e, "connection ended with an error");
-                            }
-                        });
-                    }
-                    Some(tls) => {
-                        let watcher = graceful.watcher();
-                        tokio::spawn(async move {
+                let Ok(permit) = connections.clone().try_acquire_owned() else {
+                    // Over the connection cap: close at once rather than let idle sockets pile up.
+                    tracing::debug!("connection refused: {MAX_CONNECTIONS} connections already open");
+                    continue;
+                };
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    match tls {
+                        None => serve_io(watcher, TokioIo::new(stream), service).await,
+                        Some(tls) => {
                             let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-                            let stream = match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
-                                Ok(Ok(s)) => s,
-                                Ok(Err(e)) => {
-                                    tracing::debug!(error = %e, "TLS handshake failed");
-                                    return;
-                                }
-                                Err(_) => return,
-                            };
-                            let conn = http_builder().serve_connection(TokioIo::new(stream), service).into_owned();
-                            if let Err(e) = watcher.watch(conn).await {
-                                tracing::debug!(error = %e, "connection ended with an error");
+                            match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
+                                Ok(Ok(s)) => serve_io(watcher, TokioIo::new(s), service).await,
+                                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                                Err(_) => tracing::debug!("TLS handshake timed out"),
                             }
-                        });
+                        }
                     }
-                }
+                });
             }
         }
     }
@@ -143,6 +138,21 @@ pub async fn serve(
         tracing::warn!("some HTTP connections did not finish within the drain timeout");
     }
     Ok(())
+}
+
+/// Serves one connection (plain or TLS) until it closes or shutdown drains it.
+async fn serve_io<I, S>(watcher: hyper_util::server::graceful::Watcher, io: I, service: S)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = std::convert::Infallible>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let conn = http_builder().serve_connection(io, service).into_owned();
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }
 
 fn http_builder() -> hyper_util::server::conn::auto::Builder<TokioExecutor> {

@@ -1,0 +1,55 @@
+//! Slow and idle clients cannot pin the server: partial requests are dropped after the
+//! header-read timeout, and while hundreds of them hang on, real requests are still served.
+
+use integration_exporter::app::{App, ConfigSource};
+use integration_exporter::server::{serve, ServerOptions, ServerState};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn start() -> String {
+    let app =
+        App::new(ConfigSource::Text { text: "integrations: []\n".into(), name: "t.yml".into() }, None, 10).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    tokio::spawn(serve(listener, ServerState::new(app, ServerOptions::default()), std::future::pending()));
+    addr
+}
+
+#[tokio::test]
+async fn slowloris_clients_do_not_block_real_requests() {
+    let addr = start().await;
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+        slow.push(s);
+    }
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    for _ in 0..20 {
+        let r = client.get(format!("http://{addr}/-/healthy")).timeout(Duration::from_secs(2)).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert!(started.elapsed() < Duration::from_secs(10), "real requests were held up by slow clients");
+
+    // One of the slow clients keeps dribbling bytes: the server still closes it once the
+    // header-read timeout (10 s) has passed.
+    let mut dribbler = slow.pop().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let closed = loop {
+        if dribbler.write_all(b"a").await.is_err() {
+            break true;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(500), dribbler.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(_)) => break true, // an error response, then close
+            Err(_) => {}
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+    };
+    assert!(closed, "a client sending headers one byte at a time was never cut off");
+}
