@@ -188,19 +188,46 @@ impl App {
     /// Probes `name` now, joining a probe already in flight for it. The result is recorded.
     /// Returns `None` for an unknown integration.
     pub async fn probe(self: &Arc<Self>, name: &str, timeout: Option<Duration>) -> Option<Arc<ProbeResult>> {
-        let integration = self.config().integration(name)?.clone();
+        match self.join_or_start(name, timeout, false).await {
+            OnDemand::Probed(r) | OnDemand::Cached(r) => Some(r),
+            OnDemand::Unknown => None,
+        }
+    }
+
+    /// Joins the probe in flight for `name`, or starts one. With `reuse_fresh`, a result that
+    /// is still fresh (see [`crate::store::IntegrationState::fresh_until`]) is returned instead
+    /// of starting a probe.
+    async fn join_or_start(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse_fresh: bool) -> OnDemand {
+        let Some(integration) = self.config().integration(name).cloned() else { return OnDemand::Unknown };
         let fut = {
             let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
             match inflight.get(name) {
                 Some(f) => f.clone(),
                 None => {
+                    // Checked under the in-flight lock: a finished probe records its result
+                    // before it leaves the in-flight map (which needs this lock), so a request
+                    // arriving just as a probe completes gets that result instead of starting
+                    // a second upstream probe.
+                    if reuse_fresh {
+                        if let Some(r) = self.fresh_result(name) {
+                            return OnDemand::Cached(r);
+                        }
+                    }
                     let f = self.clone().spawn_probe(integration, timeout);
                     inflight.insert(name.to_string(), f.clone());
                     f
                 }
             }
         };
-        Some(fut.await)
+        OnDemand::Probed(fut.await)
+    }
+
+    /// The latest result of `name` while it is fresh (within `min_probe_interval`, or before
+    /// the provider's Retry-After).
+    fn fresh_result(&self, name: &str) -> Option<Arc<ProbeResult>> {
+        let state = self.store.get(name)?;
+        let until = state.fresh_until()?;
+        state.last.clone().filter(|_| SystemTime::now() < until)
     }
 
     /// Starts a probe as its own task, so that it completes (and is recorded) even if every
@@ -238,26 +265,14 @@ impl App {
     /// An on-demand probe (`/probe`, the API, the status page): returns the cached result
     /// while it is fresh, else probes (joining one in flight).
     pub async fn probe_on_demand(self: &Arc<Self>, name: &str, timeout: Option<Duration>) -> OnDemand {
-        let Some(state) = self.store.get(name) else {
-            self.ondemand[2].fetch_add(1, Ordering::Relaxed);
-            return OnDemand::Unknown;
+        let outcome = self.join_or_start(name, timeout, true).await;
+        let counter = match &outcome {
+            OnDemand::Probed(_) => 0,
+            OnDemand::Cached(_) => 1,
+            OnDemand::Unknown => 2,
         };
-        if let (Some(until), Some(last)) = (state.fresh_until(), &state.last) {
-            if SystemTime::now() < until {
-                self.ondemand[1].fetch_add(1, Ordering::Relaxed);
-                return OnDemand::Cached(last.clone());
-            }
-        }
-        match self.probe(name, timeout).await {
-            Some(r) => {
-                self.ondemand[0].fetch_add(1, Ordering::Relaxed);
-                OnDemand::Probed(r)
-            }
-            None => {
-                self.ondemand[2].fetch_add(1, Ordering::Relaxed);
-                OnDemand::Unknown
-            }
-        }
+        self.ondemand[counter].fetch_add(1, Ordering::Relaxed);
+        outcome
     }
 
     /// Counts an on-demand request refused before lookup (missing target).
