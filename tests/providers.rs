@@ -417,6 +417,22 @@ async fn google() {
 
 const MS_FULL: &str = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiI4NDg0MTA2Ni0yNzRkLTRlYzAtYTVjMS0yNzZiZTY4NGJkZDMiLCJzY3AiOiJVc2VyLlJlYWQgTWFpbC5SZWFkIiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJl";
 
+/// A delegated token with `scp: User.Read` only (auth YAML, expected header).
+const MS_USER: (&str, &str) = (
+    "{type: bearer, token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJzY3AiOiJVc2VyLlJlYWQiLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl}",
+    "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJzY3AiOiJVc2VyLlJlYWQiLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl",
+);
+/// An app-only token with `roles: [Organization.Read.All]`.
+const MS_APP: (&str, &str) = (
+    "{type: bearer, token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJyb2xlcyI6WyJPcmdhbml6YXRpb24uUmVhZC5BbGwiXSwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJl}",
+    "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJyb2xlcyI6WyJPcmdhbml6YXRpb24uUmVhZC5BbGwiXSwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJl",
+);
+/// A token whose `exp` passed in 2001.
+const MS_OLD: (&str, &str) = (
+    "{type: bearer, token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJzY3AiOiJVc2VyLlJlYWQgTWFpbC5SZWFkIiwiZXhwIjoxMDAwMDAwMDAwfQ.c2lnbmF0dXJl}",
+    "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJzY3AiOiJVc2VyLlJlYWQgTWFpbC5SZWFkIiwiZXhwIjoxMDAwMDAwMDAwfQ.c2lnbmF0dXJl",
+);
+
 const MICROSOFT: Preset = Preset {
     provider: "microsoft",
     auth: "{type: bearer, token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiI4NDg0MTA2Ni0yNzRkLTRlYzAtYTVjMS0yNzZiZTY4NGJkZDMiLCJzY3AiOiJVc2VyLlJlYWQgTWFpbC5SZWFkIiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJl}",
@@ -443,30 +459,21 @@ async fn microsoft() {
             .identity("MeganB@contoso.com")
             .http(200),
         case("optional scope missing", Warning, OptionalScopeMissing)
-            .auth(
-                "{type: bearer, token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJzY3AiOiJVc2VyLlJlYWQiLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl}",
-                "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJzY3AiOiJVc2VyLlJlYWQiLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl",
-            )
+            .auth(MS_USER.0, MS_USER.1)
             .get(me, "me")
             .requests(&reqs)
             .scopes_valid(true)
             .granted(&[("User.Read", true), ("Mail.Read", false)])
             .expiry(year_2100 - 60, year_2100 + 60),
         case("app-only token: roles, /organization, required scope missing", Err_, ScopeMissing)
-            .auth(
-                "{type: bearer, token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJyb2xlcyI6WyJPcmdhbml6YXRpb24uUmVhZC5BbGwiXSwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJl}",
-                "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJyb2xlcyI6WyJPcmdhbml6YXRpb24uUmVhZC5BbGwiXSwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJl",
-            )
+            .auth(MS_APP.0, MS_APP.1)
             .get("/v1.0/organization", "organization")
             .requests(&["GET /organization"])
             .scopes_valid(false)
             .expiry(year_2100 - 60, year_2100 + 60)
             .identity("Contoso"),
         case("JWT exp in the past", Err_, TokenExpired)
-            .auth(
-                "{type: bearer, token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJzY3AiOiJVc2VyLlJlYWQgTWFpbC5SZWFkIiwiZXhwIjoxMDAwMDAwMDAwfQ.c2lnbmF0dXJl}",
-                "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJzY3AiOiJVc2VyLlJlYWQgTWFpbC5SZWFkIiwiZXhwIjoxMDAwMDAwMDAwfQ.c2lnbmF0dXJl",
-            )
+            .auth(MS_OLD.0, MS_OLD.1)
             .get(me, "me")
             .requests(&reqs)
             .scopes_valid(true)
@@ -475,13 +482,44 @@ async fn microsoft() {
             .auth("{type: bearer, token: EwAoA8l6BAAUopaque}", "Bearer EwAoA8l6BAAUopaque")
             .get(me, "me")
             .requests(&reqs),
-        case("401 expired", Err_, TokenExpired).get(me, "expired").requests(&reqs).scopes_valid(true).expiry(year_2100 - 60, year_2100 + 60).http(401),
-        case("401 invalid", Err_, Unauthorized).get(me, "invalid").requests(&reqs).scopes_valid(true).expiry(year_2100 - 60, year_2100 + 60),
-        case("403 Authorization_RequestDenied", Err_, ScopeMissing).get(me, "denied").requests(&reqs).scopes_valid(true).expiry(year_2100 - 60, year_2100 + 60),
-        case("forbidden", Err_, Forbidden).get(me, "forbidden").requests(&reqs).scopes_valid(true).expiry(year_2100 - 60, year_2100 + 60),
-        case("429 + Retry-After", Warning, RateLimited).get(me, "throttled").requests(&reqs).scopes_valid(true).expiry(year_2100 - 60, year_2100 + 60).retry(1),
-        case("5xx", Err_, ProviderUnavailable).get(me, "server_error").requests(&reqs).scopes_valid(true).expiry(year_2100 - 60, year_2100 + 60).http(503),
-        case("unexpected body", Err_, UnexpectedResponse).get(me, "unexpected_body").requests(&reqs).scopes_valid(true).expiry(year_2100 - 60, year_2100 + 60),
+        case("401 expired", Err_, TokenExpired)
+            .get(me, "expired")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60)
+            .http(401),
+        case("401 invalid", Err_, Unauthorized)
+            .get(me, "invalid")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60),
+        case("403 Authorization_RequestDenied", Err_, ScopeMissing)
+            .get(me, "denied")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60),
+        case("forbidden", Err_, Forbidden)
+            .get(me, "forbidden")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60),
+        case("429 + Retry-After", Warning, RateLimited)
+            .get(me, "throttled")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60)
+            .retry(1),
+        case("5xx", Err_, ProviderUnavailable)
+            .get(me, "server_error")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60)
+            .http(503),
+        case("unexpected body", Err_, UnexpectedResponse)
+            .get(me, "unexpected_body")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60),
     ] {
         let (_, reqs) = run(&MICROSOFT, c).await;
         assert!(reqs[0].query.as_deref().unwrap_or("").starts_with("$select="), "Graph calls select few fields");

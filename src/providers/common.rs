@@ -7,6 +7,31 @@ use crate::reason::Reason;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 
+/// Writes the declarative part of a `Provider` impl: name, default base URL (`None` when each
+/// account has its own host), accepted auth types and, optionally, the default token URL.
+macro_rules! basics {
+    ($name:literal, base: $base:expr, auth: [$($auth:ident),+ $(,)?] $(, token_url: $token:literal)? $(,)?) => {
+        fn name(&self) -> &'static str {
+            $name
+        }
+
+        fn default_base_url(&self) -> Option<&'static str> {
+            $base
+        }
+
+        fn auth_types(&self) -> &'static [crate::config::AuthType] {
+            &[$(crate::config::AuthType::$auth),+]
+        }
+
+        $(
+            fn default_token_url(&self) -> Option<&'static str> {
+                Some($token)
+            }
+        )?
+    };
+}
+pub(crate) use basics;
+
 /// The body of an answer as JSON; anything else is `unexpected_response`, with the first bytes
 /// of the body (secrets removed) in the debug log.
 pub fn json_body(cx: &ProbeContext<'_>, resp: &ApiResponse) -> Result<Value, Failure> {

@@ -26,12 +26,13 @@
 //! (no `X-OAuth-Scopes`; scopes stay unknown), and GitHub answers 401 "Bad credentials" alike
 //! for expired, revoked and mistyped tokens.
 
+use super::common::basics;
 use super::common::{
     by_status, fail, implied, json_body, retry_after_epoch, retry_after_header, short, text, unexpected,
 };
 use super::http::{parse_rfc3339, split_scopes};
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -71,21 +72,12 @@ const COVERS: &[(&str, &str)] = &[
 
 #[async_trait]
 impl Provider for GitHub {
-    fn name(&self) -> &'static str {
-        "github"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://api.github.com")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer, AuthType::Basic]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        Some("https://github.com/login/oauth/access_token")
-    }
+    basics!(
+        "github",
+        base: Some("https://api.github.com"),
+        auth: [Bearer, Basic],
+        token_url: "https://github.com/login/oauth/access_token",
+    );
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
         // Classic tokens report them; fine-grained ones do not, which is only seen at probe time.

@@ -20,10 +20,11 @@
 //! Expiry: a bearer access token's `expires_in`; with a refresh-token grant the refresh token's
 //! lifetime cannot be known (Google revokes them on its own schedule). No quota headers exist.
 
+use super::common::basics;
 use super::common::{by_status, fail, implied, in_seconds, json_body, short, static_secret, text, unexpected};
 use super::http::split_scopes;
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -54,21 +55,12 @@ const COVERS: &[(&str, &str)] = &[
 
 #[async_trait]
 impl Provider for Google {
-    fn name(&self) -> &'static str {
-        "google"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://www.googleapis.com")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer, AuthType::OAuth2RefreshToken]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        Some("https://oauth2.googleapis.com/token")
-    }
+    basics!(
+        "google",
+        base: Some("https://www.googleapis.com"),
+        auth: [Bearer, OAuth2RefreshToken],
+        token_url: "https://oauth2.googleapis.com/token",
+    );
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
         Ok(())

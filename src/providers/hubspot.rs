@@ -21,9 +21,10 @@
 //! have none (HubSpot refresh tokens do not rotate, so `oauth2_refresh_token` is allowed).
 //! Cannot be known: when a refresh token dies (it lives until the app is uninstalled).
 
+use super::common::basics;
 use super::common::{by_status, fail, in_seconds, json_body, short, static_secret, string_array, text, unexpected};
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ratelimit, ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -35,21 +36,12 @@ pub struct HubSpot;
 
 #[async_trait]
 impl Provider for HubSpot {
-    fn name(&self) -> &'static str {
-        "hubspot"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://api.hubapi.com")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer, AuthType::OAuth2RefreshToken]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        Some("https://api.hubapi.com/oauth/v1/token")
-    }
+    basics!(
+        "hubspot",
+        base: Some("https://api.hubapi.com"),
+        auth: [Bearer, OAuth2RefreshToken],
+        token_url: "https://api.hubapi.com/oauth/v1/token",
+    );
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
         Ok(())

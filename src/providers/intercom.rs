@@ -17,9 +17,10 @@
 //! Cannot be known: the app's permissions (set in the Developer Hub, no API) and any expiry
 //! (access tokens are long-lived; no refresh token exists).
 
+use super::common::basics;
 use super::common::{by_status, fail, first_text, json_body, retry_after_epoch, short, text, unexpected};
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -30,17 +31,11 @@ pub struct Intercom;
 
 #[async_trait]
 impl Provider for Intercom {
-    fn name(&self) -> &'static str {
-        "intercom"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://api.intercom.io")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer]
-    }
+    basics!(
+        "intercom",
+        base: Some("https://api.intercom.io"),
+        auth: [Bearer],
+    );
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
         Err("Intercom does not expose an app's permissions through its API")

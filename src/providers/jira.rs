@@ -19,11 +19,12 @@
 //! so `oauth2_refresh_token` is refused. Cannot be known: scopes of API tokens (they act as the
 //! user) and API-token expiry (set in the Atlassian account, not readable through the API).
 
+use super::common::basics;
 use super::common::NO_SCOPES_USER_TOKEN;
 use super::common::{by_status, fail, first_text, json_body, short, string_array, text, unexpected};
 use super::http::parse_rfc3339;
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -36,24 +37,15 @@ pub struct Jira;
 
 #[async_trait]
 impl Provider for Jira {
-    fn name(&self) -> &'static str {
-        "jira"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        None
-    }
+    basics!(
+        "jira",
+        base: None,
+        auth: [Basic, Bearer],
+        token_url: "https://auth.atlassian.com/oauth/token",
+    );
 
     fn base_url_hint(&self) -> &'static str {
         "https://your-site.atlassian.net for API tokens (basic), https://api.atlassian.com for OAuth tokens"
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Basic, AuthType::Bearer]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        Some("https://auth.atlassian.com/oauth/token")
     }
 
     fn refresh_token_rotation(&self) -> Option<&'static str> {

@@ -19,9 +19,10 @@
 //! (keys and OAuth tokens do not expire), quota (no rate-limit headers; the limit is 10
 //! concurrent connections).
 
+use super::common::basics;
 use super::common::{by_status, fail, json_body, short, text, unexpected};
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -36,17 +37,11 @@ const DEFAULT_BASE: &str = "https://api.mailchimp.com";
 
 #[async_trait]
 impl Provider for Mailchimp {
-    fn name(&self) -> &'static str {
-        "mailchimp"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some(DEFAULT_BASE)
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Basic, AuthType::Bearer]
-    }
+    basics!(
+        "mailchimp",
+        base: Some(DEFAULT_BASE),
+        auth: [Basic, Bearer],
+    );
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
         Err("Mailchimp has no scopes: keys and OAuth tokens carry their user's full rights")

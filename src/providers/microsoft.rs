@@ -19,11 +19,12 @@
 //! (<https://learn.microsoft.com/en-us/graph/throttling>). Cannot be known: refresh-token lifetime
 //! (90 days, sliding, not reported anywhere).
 
+use super::common::basics;
 use super::common::{by_status, fail, first_text, json_body, jwt_claims, short, static_secret, string_array, text};
 use super::common::{epoch, unexpected};
 use super::http::split_scopes;
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -35,22 +36,13 @@ pub struct Microsoft;
 
 #[async_trait]
 impl Provider for Microsoft {
-    fn name(&self) -> &'static str {
-        "microsoft"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://graph.microsoft.com/v1.0")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer, AuthType::OAuth2ClientCredentials, AuthType::OAuth2RefreshToken]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        // Client credentials need the tenant id in place of "common".
-        Some("https://login.microsoftonline.com/common/oauth2/v2.0/token")
-    }
+    // Client credentials need the tenant id in place of "common".
+    basics!(
+        "microsoft",
+        base: Some("https://graph.microsoft.com/v1.0"),
+        auth: [Bearer, OAuth2ClientCredentials, OAuth2RefreshToken],
+        token_url: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+    );
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
         Ok(())

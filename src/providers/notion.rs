@@ -19,9 +19,10 @@
 //! capabilities (introspection needs the client secret and reports only `scope`/`iat` for public
 //! integrations), expiry (internal secrets do not expire), quota (no rate-limit headers).
 
+use super::common::basics;
 use super::common::{by_status, fail, first_text, json_body, short, text, unexpected};
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -32,21 +33,12 @@ pub struct Notion;
 
 #[async_trait]
 impl Provider for Notion {
-    fn name(&self) -> &'static str {
-        "notion"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://api.notion.com")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        Some("https://api.notion.com/v1/oauth/token")
-    }
+    basics!(
+        "notion",
+        base: Some("https://api.notion.com"),
+        auth: [Bearer],
+        token_url: "https://api.notion.com/v1/oauth/token",
+    );
 
     fn token_client_auth(&self) -> super::ClientAuth {
         super::ClientAuth::Basic

@@ -14,11 +14,12 @@
 //! Cannot be known: an API token's rights (full user rights, no scopes) and any expiry of an
 //! API token or a bare access token.
 
+use super::common::basics;
 use super::common::{
     by_status, fail, first_text, json_body, oauth_grant, short, text, unexpected, NO_SCOPES_USER_TOKEN,
 };
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -30,21 +31,12 @@ pub struct Pipedrive;
 
 #[async_trait]
 impl Provider for Pipedrive {
-    fn name(&self) -> &'static str {
-        "pipedrive"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://api.pipedrive.com/v1")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Header, AuthType::Bearer, AuthType::OAuth2RefreshToken]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        Some("https://oauth.pipedrive.com/oauth/token")
-    }
+    basics!(
+        "pipedrive",
+        base: Some("https://api.pipedrive.com/v1"),
+        auth: [Header, Bearer, OAuth2RefreshToken],
+        token_url: "https://oauth.pipedrive.com/oauth/token",
+    );
 
     fn token_client_auth(&self) -> super::ClientAuth {
         super::ClientAuth::Basic

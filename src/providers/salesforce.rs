@@ -21,9 +21,10 @@
 //! no extra request. Cannot be known: scopes and expiry of a bare access token (bearer): token
 //! introspection needs the connected app's client secret, and sessions carry no `expires_in`.
 
+use super::common::basics;
 use super::common::{by_status, fail, first_text, json_body, oauth_grant, short, unexpected, used_of_max};
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -38,24 +39,15 @@ const API_VERSION: &str = "v62.0";
 
 #[async_trait]
 impl Provider for Salesforce {
-    fn name(&self) -> &'static str {
-        "salesforce"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        None
-    }
+    basics!(
+        "salesforce",
+        base: None,
+        auth: [Bearer, OAuth2ClientCredentials, OAuth2RefreshToken],
+        token_url: "https://login.salesforce.com/services/oauth2/token",
+    );
 
     fn base_url_hint(&self) -> &'static str {
         "https://yourcompany.my.salesforce.com (the instance_url of the token response)"
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer, AuthType::OAuth2ClientCredentials, AuthType::OAuth2RefreshToken]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        Some("https://login.salesforce.com/services/oauth2/token")
     }
 
     fn scopes_knowable(&self, auth: &Auth) -> Result<(), &'static str> {

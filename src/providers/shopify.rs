@@ -18,9 +18,10 @@
 //! `oauth2_refresh_token` is refused. Cannot be known: a token's expiry (only the token response
 //! at issue says it; there is no introspection).
 
+use super::common::basics;
 use super::common::{by_status, fail, json_body, unexpected, used_of_max};
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -32,20 +33,14 @@ pub struct Shopify;
 
 #[async_trait]
 impl Provider for Shopify {
-    fn name(&self) -> &'static str {
-        "shopify"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        None
-    }
+    basics!(
+        "shopify",
+        base: None,
+        auth: [Header],
+    );
 
     fn base_url_hint(&self) -> &'static str {
         "https://your-shop.myshopify.com"
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Header]
     }
 
     fn refresh_token_rotation(&self) -> Option<&'static str> {

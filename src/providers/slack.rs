@@ -13,10 +13,11 @@
 //! Refresh tokens rotate (<https://docs.slack.dev/authentication/using-token-rotation>), so
 //! `oauth2_refresh_token` is refused. Cannot be known: Slack sends no quota headers.
 
+use super::common::basics;
 use super::common::{by_status, fail, in_seconds, json_body, static_secret, text, unexpected};
 use super::http::split_scopes;
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -28,21 +29,12 @@ pub struct Slack;
 
 #[async_trait]
 impl Provider for Slack {
-    fn name(&self) -> &'static str {
-        "slack"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://slack.com/api")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer]
-    }
-
-    fn default_token_url(&self) -> Option<&'static str> {
-        Some("https://slack.com/api/oauth.v2.access")
-    }
+    basics!(
+        "slack",
+        base: Some("https://slack.com/api"),
+        auth: [Bearer],
+        token_url: "https://slack.com/api/oauth.v2.access",
+    );
 
     fn refresh_token_rotation(&self) -> Option<&'static str> {
         Some("with token rotation every Slack refresh returns a new refresh token and revokes the previous one.")

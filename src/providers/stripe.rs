@@ -20,9 +20,10 @@
 //! Cannot be known: a restricted key's permissions (no API lists them), an API key's expiry
 //! (set in the Dashboard, never sent), and quota headroom (Stripe sends no rate-limit headers).
 
+use super::common::basics;
 use super::common::{by_status, fail, first_text, json_body, short, text, unexpected};
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -33,18 +34,12 @@ pub struct Stripe;
 
 #[async_trait]
 impl Provider for Stripe {
-    fn name(&self) -> &'static str {
-        "stripe"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        Some("https://api.stripe.com")
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        // Basic would need the key as the user name, which the config treats as not secret.
-        &[AuthType::Bearer]
-    }
+    // Basic would need the key as the user name, which the config treats as not secret.
+    basics!(
+        "stripe",
+        base: Some("https://api.stripe.com"),
+        auth: [Bearer],
+    );
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
         Err("Stripe API keys carry no readable scope list: restricted-key permissions are not exposed by any API")

@@ -17,11 +17,12 @@
 //! Refresh grants return a new refresh token and delete the previous one, so
 //! `oauth2_refresh_token` is refused. Cannot be known: scopes of API tokens (they act as the user).
 
+use super::common::basics;
 use super::common::NO_SCOPES_USER_TOKEN;
 use super::common::{by_status, fail, json_body, short, static_secret, string_array, text, unexpected};
 use super::http::parse_rfc3339;
 use super::Provider;
-use crate::config::{Auth, AuthType};
+use crate::config::Auth;
 use crate::probe::{ratelimit, ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -32,20 +33,14 @@ pub struct Zendesk;
 
 #[async_trait]
 impl Provider for Zendesk {
-    fn name(&self) -> &'static str {
-        "zendesk"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        None
-    }
+    basics!(
+        "zendesk",
+        base: None,
+        auth: [Bearer, Basic, OAuth2ClientCredentials],
+    );
 
     fn base_url_hint(&self) -> &'static str {
         "https://yourcompany.zendesk.com"
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer, AuthType::Basic, AuthType::OAuth2ClientCredentials]
     }
 
     fn refresh_token_rotation(&self) -> Option<&'static str> {
