@@ -192,7 +192,6 @@ fn runbook_anchors() -> BTreeSet<String> {
 }
 
 #[test]
-#[ignore = "end-to-end: needs prometheus and alertmanager; run by .ci/run"]
 fn runbook_has_a_section_for_every_alert_and_reason() {
     let anchors = runbook_anchors();
     let rules = yaml(RULES);
@@ -238,7 +237,6 @@ fn referenced_variables(text: &str) -> BTreeSet<String> {
 }
 
 #[test]
-#[ignore = "end-to-end: needs prometheus and alertmanager; run by .ci/run"]
 fn dashboard_is_importable_and_self_consistent() {
     let text = read(DASHBOARD);
     let dash: Value = serde_json::from_str(&text).expect("dashboard JSON");

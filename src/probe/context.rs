@@ -534,7 +534,12 @@ impl<'a> ProbeContext<'a> {
         let steps = self
             .steps
             .iter()
-            .map(|s| StepLog { error: s.error.as_ref().map(|e| self.redact(e)), ..s.clone() })
+            // A path may hold a secret when a provider forgets `log_as`: scrub it as well.
+            .map(|s| StepLog {
+                target: self.redact(&s.target),
+                error: s.error.as_ref().map(|e| self.redact(e)),
+                ..s.clone()
+            })
             .collect();
         ProbeParts { findings: self.findings, main: self.main, steps }
     }
