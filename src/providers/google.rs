@@ -15,8 +15,11 @@
 //! `scope_missing`; `UNAUTHENTICATED` → `unauthorized` (`ACCESS_TOKEN_EXPIRED` →
 //! `token_expired`).
 //!
-//! Scope implications: only read-only or narrower variants of a broader scope of the same API,
-//! as listed in Google's scope catalogue (<https://developers.google.com/identity/protocols/oauth2/scopes>).
+//! Scope implications: a broader scope covers a narrower one of the same API only where the
+//! API's method references list the broader one wherever the narrower is accepted ("requires
+//! one of the following OAuth scopes": Drive `files.get`, Calendar `events.list`, Sheets
+//! `spreadsheets.get`, Docs `documents.get`, Gmail `users.messages.list` incl.
+//! `https://mail.google.com/`, People `people.connections.list`); nothing is inferred from names.
 //! Expiry: a bearer access token's `expires_in`; with a refresh-token grant the refresh token's
 //! lifetime cannot be known (Google revokes them on its own schedule). No quota headers exist.
 

@@ -4,9 +4,10 @@
 //! `X-Shopify-Access-Token` header (auth type `header`); it authenticates and lists the granted
 //! scopes as `{"access_scopes":[{"handle":…}]}` in one call (Shopify/shopify-app-js
 //! `rest/admin/2025-01/access_scope.ts`; <https://shopify.dev/docs/api/admin-rest/latest/resources/accessscope>).
-//! Scope implication: `write_X` implies `read_X` (and `unauthenticated_write_X` implies
-//! `unauthenticated_read_X`), as Shopify's access-scope docs state
-//! (<https://shopify.dev/docs/api/usage/access-scopes>).
+//! Scope implication: "any scope that writes a resource also grants read access to it"
+//! (<https://shopify.dev/docs/api/usage/access-scopes>), so `write_X` covers `read_X` (and
+//! `unauthenticated_write_X` covers `unauthenticated_read_X`); `access_scopes.json` may list only
+//! the write scope (see `appDowngradeAccessScopes`).
 //!
 //! Rate limit: `X-Shopify-Shop-Api-Call-Limit: USED/BUCKET` (remaining = bucket − used); 429
 //! carries `Retry-After` (<https://shopify.dev/docs/api/usage/rate-limits>). Errors

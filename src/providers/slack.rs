@@ -7,8 +7,9 @@
 //! (`ok`, `url`, `team`, `user`, `team_id`, `user_id`); identity is `team`.
 //!
 //! Scopes: the `x-oauth-scopes` response header, comma separated (node-slack-sdk splits it the
-//! same way). Expiry: `expires_in` (seconds left) appears on auth.test for rotating tokens
-//! (node-slack-sdk's `AuthTestResponse`); read as the configured token's own expiry.
+//! same way). Expiry: node-slack-sdk's `AuthTestResponse` declares an optional `expires_in` for
+//! rotating tokens; Slack's reference does not define it, so it is read, when present, as the
+//! seconds left on the configured token (unverified; no official description found).
 //!
 //! Refresh tokens rotate (<https://docs.slack.dev/authentication/using-token-rotation>), so
 //! `oauth2_refresh_token` is refused. Cannot be known: Slack sends no quota headers.
