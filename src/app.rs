@@ -27,6 +27,9 @@ pub enum ConfigSource {
         /// Its name in messages.
         name: String,
     },
+    /// An already validated config, for embedding the exporter in another program; a
+    /// reload keeps it as it is.
+    Static(Arc<Config>),
 }
 
 impl ConfigSource {
@@ -35,6 +38,7 @@ impl ConfigSource {
         match self {
             ConfigSource::File(p) => Config::load(p),
             ConfigSource::Text { text, name } => Config::parse(text, name),
+            ConfigSource::Static(config) => Ok((**config).clone()),
         }
     }
 }
