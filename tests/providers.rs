@@ -217,7 +217,7 @@ async fn hubspot() {
             .requests(&pat_reqs)
             .scopes_valid(true)
             .rate(183.0, 190.0)
-            .identity("portal 62515 (app.hubspot.com)")
+            .identity("portal 62515")
             .http(200),
         case("daily quota is the tighter window", Warning, RateLimitLow)
             .auth(HUBSPOT_PAT, HUBSPOT_PAT_HEADER)

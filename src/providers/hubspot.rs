@@ -59,7 +59,7 @@ impl Provider for HubSpot {
         if body.get("portalId").and_then(|p| p.as_u64()).is_none() {
             return Err(unexpected(cx, &resp, "GET /account-info/v3/details answered without portalId"));
         }
-        cx.findings.identity = text(&body, "/uiDomain").map(|d| format!("portal {} ({d})", body["portalId"]));
+        cx.findings.identity = Some(format!("portal {}", body["portalId"]));
 
         let token = cx.secret().await?;
         let token = token.expose_secret();
