@@ -990,17 +990,22 @@ fn unsupported_auth_type_names_the_supported_ones() {
 #[test]
 fn refresh_grant_is_refused_where_refresh_tokens_rotate() {
     let auth = "{type: oauth2_refresh_token, token_url: 'https://example.com/token', client_id: c, client_secret: s, refresh_token: r}";
-    for (p, base, why) in [
-        ("slack", "", "revokes the previous one"),
-        ("jira", "    base_url: https://api.atlassian.com\n", "Atlassian rotates refresh tokens"),
-        ("shopify", "    base_url: https://x.myshopify.com\n", "invalidate the previous one"),
-        ("zendesk", "    base_url: https://x.zendesk.com\n", "deletes the previous ones"),
-        ("notion", "", "the old one stops working"),
+    for (p, base, why, instead) in [
+        ("slack", "", "revokes the previous one", "type: bearer"),
+        (
+            "jira",
+            "    base_url: https://api.atlassian.com\n",
+            "Atlassian rotates refresh tokens",
+            "type: basic or bearer",
+        ),
+        ("shopify", "    base_url: https://x.myshopify.com\n", "invalidate the previous one", "type: header"),
+        ("zendesk", "    base_url: https://x.zendesk.com\n", "deletes the previous ones", "type: bearer"),
+        ("notion", "", "the old one stops working", "type: bearer"),
     ] {
         let msg = errors(&one(p, base, auth, ""));
         assert!(msg.contains(&format!("oauth2_refresh_token is refused for provider {p}")), "{msg}");
         assert!(msg.contains(why), "{p}: {msg}");
-        assert!(msg.contains("type: bearer"), "{p}: says what to configure instead: {msg}");
+        assert!(msg.contains(instead), "{p}: says what to configure instead ({instead}): {msg}");
     }
     // Non-rotating refresh tokens are accepted.
     for p in ["hubspot", "google", "microsoft", "salesforce", "pipedrive"] {

@@ -377,6 +377,17 @@ fn plain_parse_message(e: &serde_saphyr::Error) -> String {
     }
 }
 
+/// The static auth types a provider accepts, for advice ("bearer", or "header" for Shopify).
+fn static_alternative(p: &dyn Provider) -> String {
+    let names: Vec<&str> =
+        p.auth_types().iter().filter(|t| providers::STATIC_AUTH.contains(t)).map(|t| t.as_str()).collect();
+    if names.is_empty() {
+        "bearer".to_string()
+    } else {
+        names.join(" or ")
+    }
+}
+
 /// Label names that the exporter sets itself and a static label may not take.
 const RESERVED_LABELS: [&str; 8] =
     ["integration", "provider", "status", "reason", "scope", "required", "result", "auth_type"];
@@ -733,8 +744,9 @@ impl Validator<'_> {
                         self.error(
                             at,
                             format!(
-                                "{ctx}: oauth2_refresh_token is refused for provider {}: {why} Refreshing here would revoke the token your production connection holds. Configure the access token with type: bearer instead (the check then reads its expiry and scopes without consuming anything).",
-                                p.name()
+                                "{ctx}: oauth2_refresh_token is refused for provider {}: {why} Refreshing here would revoke the token your production connection holds. Configure the access token itself with type: {} instead (the check then reads its expiry and scopes without consuming anything).",
+                                p.name(),
+                                static_alternative(p)
                             ),
                         );
                         return None;

@@ -497,7 +497,8 @@ impl<'a> ProbeContext<'a> {
         if let Some(rl) = ratelimit::parse_standard(&resp.headers) {
             self.findings.rate_limit = Some(rl);
         }
-        if resp.status == 429 || resp.status == 503 {
+        // 429 and 503 carry it by RFC; GitHub and Google also send it with 403 rate limits.
+        if resp.status >= 400 {
             if let Some(d) = resp.header("retry-after").and_then(|v| classify::parse_retry_after(v, SystemTime::now()))
             {
                 self.findings.retry_after = Some(d);
