@@ -4,7 +4,6 @@
 use crate::config::{Config, ConfigError, IntegrationConfig};
 use crate::metrics::{ExporterStats, Snapshot};
 use crate::probe::{Engine, Failure, ProbeParts, ProbeResult};
-use crate::reason::Reason;
 use crate::store::{unix_seconds, Store};
 use arc_swap::ArcSwap;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -253,7 +252,7 @@ impl App {
                     let failure = Failure::unexpected("the probe failed inside the exporter (see the exporter log)");
                     match cfg {
                         Some(c) => crate::probe::evaluate(&c, Err(failure), ProbeParts::default(), Duration::ZERO, SystemTime::now()),
-                        None => return Arc::new(placeholder_result(failure)),
+                        None => return Arc::new(ProbeResult::from_failure(failure, SystemTime::now())),
                     }
                 }
             };
@@ -298,26 +297,6 @@ impl App {
     /// Snapshot for `/metrics`.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot { integrations: self.store.snapshot(), exporter: Some(self.exporter_stats()) }
-    }
-}
-
-fn placeholder_result(failure: Failure) -> ProbeResult {
-    ProbeResult {
-        status: Reason::UnexpectedResponse.status(),
-        reason: failure.reason,
-        detail: failure.detail,
-        auth_success: None,
-        scopes: vec![],
-        scopes_valid: None,
-        api_latency: None,
-        duration: Duration::ZERO,
-        http_status: 0,
-        credential_expiry: None,
-        rate_limit: None,
-        not_before: None,
-        identity: None,
-        finished_at: SystemTime::now(),
-        steps: vec![],
     }
 }
 

@@ -76,25 +76,14 @@ async fn probe_loop(app: Arc<App>, name: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::Failure;
     use crate::reason::Reason;
 
     fn result(status: Status, not_before: Option<SystemTime>) -> ProbeResult {
         ProbeResult {
             status,
-            reason: Reason::Ok,
-            detail: String::new(),
-            auth_success: None,
-            scopes: vec![],
-            scopes_valid: None,
-            api_latency: None,
-            duration: Duration::ZERO,
-            http_status: 0,
-            credential_expiry: None,
-            rate_limit: None,
             not_before,
-            identity: None,
-            finished_at: SystemTime::now(),
-            steps: vec![],
+            ..ProbeResult::from_failure(Failure::new(Reason::Ok, "ok"), SystemTime::now())
         }
     }
 

@@ -392,6 +392,23 @@ fn static_alternative(p: &dyn Provider) -> String {
 const RESERVED_LABELS: [&str; 8] =
     ["integration", "provider", "status", "reason", "scope", "required", "result", "auth_type"];
 
+/// The overridable settings of a raw `global:` or integration block, which spell them alike.
+macro_rules! settings_refs {
+    ($raw:expr, $prefix:expr) => {
+        SettingsRefs {
+            prefix: $prefix,
+            interval: &$raw.interval,
+            error_interval: &$raw.error_interval,
+            timeout: &$raw.timeout,
+            retries: &$raw.retries,
+            slow_threshold: &$raw.slow_threshold,
+            expiry_warning: &$raw.expiry_warning,
+            rate_limit_warning: &$raw.rate_limit_warning,
+            min_probe_interval: &$raw.min_probe_interval,
+        }
+    };
+}
+
 struct Validator<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
@@ -435,20 +452,7 @@ impl Validator<'_> {
         let mut g = GlobalConfig::default();
         let d = &mut g.defaults;
         let mut s = d.clone();
-        self.settings(
-            &mut s,
-            SettingsRefs {
-                prefix: "global",
-                interval: &raw.interval,
-                error_interval: &raw.error_interval,
-                timeout: &raw.timeout,
-                retries: &raw.retries,
-                slow_threshold: &raw.slow_threshold,
-                expiry_warning: &raw.expiry_warning,
-                rate_limit_warning: &raw.rate_limit_warning,
-                min_probe_interval: &raw.min_probe_interval,
-            },
-        );
+        self.settings(&mut s, settings_refs!(raw, "global"));
         *d = s;
         if let Some(mc) = &raw.max_concurrency {
             if mc.value < 1 {
@@ -567,20 +571,7 @@ impl Validator<'_> {
             }
         };
         let mut settings = global.defaults.clone();
-        self.settings(
-            &mut settings,
-            SettingsRefs {
-                prefix: &ctx,
-                interval: &raw.interval,
-                error_interval: &raw.error_interval,
-                timeout: &raw.timeout,
-                retries: &raw.retries,
-                slow_threshold: &raw.slow_threshold,
-                expiry_warning: &raw.expiry_warning,
-                rate_limit_warning: &raw.rate_limit_warning,
-                min_probe_interval: &raw.min_probe_interval,
-            },
-        );
+        self.settings(&mut settings, settings_refs!(raw, &ctx));
         let mut labels = global.labels.clone();
         if let Some(own) = &raw.labels {
             self.labels(own, &format!("{ctx}: labels"));

@@ -112,6 +112,30 @@ pub struct ProbeResult {
     pub steps: Vec<StepLog>,
 }
 
+impl ProbeResult {
+    /// A result carrying only a failure: no request was answered and nothing was learnt
+    /// (e.g. the probe task itself failed).
+    pub fn from_failure(failure: Failure, finished_at: SystemTime) -> ProbeResult {
+        ProbeResult {
+            status: failure.reason.status(),
+            reason: failure.reason,
+            detail: failure.detail,
+            auth_success: None,
+            scopes: Vec::new(),
+            scopes_valid: None,
+            api_latency: None,
+            duration: Duration::ZERO,
+            http_status: 0,
+            credential_expiry: None,
+            rate_limit: None,
+            not_before: None,
+            identity: None,
+            finished_at,
+            steps: Vec::new(),
+        }
+    }
+}
+
 /// Shared state of all probes: HTTP clients, the per-host budget, the token cache.
 #[derive(Debug)]
 pub struct Engine {
