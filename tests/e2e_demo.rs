@@ -308,6 +308,8 @@ async fn chromium_renders_every_demo_integration_with_status_and_reason() {
         assert_no_token("the DOM", &dom);
 
         let shot: PathBuf = [env!("CARGO_MANIFEST_DIR"), "target", "status-page.png"].iter().collect();
+        // target/ may not exist yet when CARGO_TARGET_DIR points elsewhere.
+        std::fs::create_dir_all(shot.parent().expect("target dir")).expect("create target/");
         let _ = std::fs::remove_file(&shot);
         let arg = format!("--screenshot={}", shot.display());
         tokio::task::block_in_place(|| chromium(profile.path(), &[&arg, "--window-size=1400,1000"], &url));
