@@ -241,7 +241,8 @@ impl App {
         let handle = tokio::spawn(async move {
             let permits = app.permits.load_full();
             let _permit = permits.acquire().await.ok();
-            app.engine.probe(&integration, timeout).await
+            let known_expiry = app.store.get(&integration.name).and_then(|s| s.last.as_ref()?.credential_expiry);
+            crate::probe::with_known_expiry(app.engine.probe(&integration, timeout).await, known_expiry)
         });
         async move {
             let result = match handle.await {

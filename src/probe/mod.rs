@@ -337,6 +337,26 @@ pub fn evaluate(
     }
 }
 
+/// Applies an expiry learnt by an earlier probe. Providers such as GitHub, Zendesk and
+/// Shopify answer a plain 401 once a credential has expired and no longer send its expiry;
+/// when the expiry seen before has passed, that 401 is `token_expired` (SPEC §5: "its known
+/// expiry has passed"), not a bare `unauthorized`.
+pub fn with_known_expiry(mut r: ProbeResult, known: Option<SystemTime>) -> ProbeResult {
+    let Some(expiry) = known else { return r };
+    if r.reason != Reason::Unauthorized || r.credential_expiry.is_some() {
+        return r;
+    }
+    // The refused credential is the one whose expiry we saw: keep reporting it.
+    r.credential_expiry = Some(expiry);
+    if expiry <= r.finished_at {
+        r.detail =
+            format!("credential expired at {} (the provider answered: {})", httpdate::fmt_http_date(expiry), r.detail);
+        r.reason = Reason::TokenExpired;
+        r.status = Reason::TokenExpired.status();
+    }
+    r
+}
+
 /// "3d 4h", "5h 12m", "42s": coarse, for people.
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
