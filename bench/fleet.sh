@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Fleet: 1,000 / 3,000 / 10,000 integrations against the simulated provider API (50 ms latency,
+# max_concurrency 256, loopback).
+#
+#   bash bench/fleet.sh
+#
+# Per size, median of RUNS: config load and validation (`--config.check`, whole process); first
+# probe cycle time against its bound ceil(N/256) x 50 ms; resident memory after the first cycle
+# and after the scrapes; `/metrics` scrape time over keep-alive (median of 15 scrapes, per series).
+# Then the growth fitted over the sizes, and memory over repeated cycles at the largest size
+# (interval 5s, CYCLES cycles). Takes about 3 minutes after the build.
+# Environment: SIZES ("1000 3000 10000"), RUNS (3), CYCLES (8), PORT (19115).
+source "$(dirname "$0")/lib.sh"
+SIZES=${SIZES:-"1000 3000 10000"}
+RUNS=${RUNS:-3}
+CYCLES=${CYCLES:-8}
+PORT=${PORT:-19115}
+CONC=256
+DELAY=50
+
+build
+machine
+start "$TOOL" sim --delay-ms "$DELAY" --url-file "$WORK/sim.url" --max-seconds 900
+wait_file "$WORK/sim.url" 10
+API=$(cat "$WORK/sim.url")
+
+: >"$WORK/sizes.txt"
+for n in $SIZES; do
+  "$TOOL" fleet-config --n "$n" --api "$API" --max-concurrency "$CONC" --out "$WORK/fleet-$n.yml"
+  : >"$WORK/load-$n.txt"
+  for _ in $(seq 5); do
+    t0=$(date +%s%N)
+    "$EXPORTER" --config.check --config.file "$WORK/fleet-$n.yml" >/dev/null
+    echo $(( ($(date +%s%N) - t0) / 1000 )) >>"$WORK/load-$n.txt"
+  done
+  load_ms=$(median <"$WORK/load-$n.txt" | awk '{printf "%.1f", $1 / 1000}')
+  : >"$WORK/runs-$n.txt"
+  for r in $(seq "$RUNS"); do
+    log "N=$n run $r/$RUNS..."
+    curl -sf -o /dev/null "$API/__bench/reset"
+    start "$EXPORTER" --config.file "$WORK/fleet-$n.yml" --web.listen-address "127.0.0.1:$PORT" --log.level warn
+    pid=$LAST_PID
+    cyc=$("$TOOL" cycles --sim "$API" --n "$n" --cycles 1 --pid "$pid" --delay-ms "$DELAY" --max-seconds 120)
+    wait_http "http://127.0.0.1:$PORT/-/ready" 10
+    scr=$("$TOOL" scrape --url "http://127.0.0.1:$PORT/metrics" --runs 15)
+    om=$("$TOOL" scrape --url "http://127.0.0.1:$PORT/metrics" --runs 15 --openmetrics)
+    if [ "$(field "$scr" integrations)" != "$n" ] || [ "$(field "$scr" unknown)" != 0 ]; then
+      log "N=$n: /metrics shows $(field "$scr" integrations) integrations, $(field "$scr" unknown) unknown"
+      exit 1
+    fi
+    echo "$(field "$cyc" complete_s) $(field "$cyc" rss_kb) $(rss_kb "$pid") $(field "$scr" scrape_ms_median)" \
+      "$(field "$scr" us_per_series) $(field "$scr" series) $(field "$om" scrape_ms_median)" >>"$WORK/runs-$n.txt"
+    stop "$pid"
+  done
+  col() { awk -v c="$1" '{print $c}' "$WORK/runs-$n.txt" | median; }
+  echo "$n $load_ms $(col 1) $(col 2) $(col 3) $(col 4) $(col 5) $(col 6) $(col 7)" >>"$WORK/sizes.txt"
+done
+
+echo
+echo "## fleet: simulated latency ${DELAY} ms, max_concurrency ${CONC}, medians of ${RUNS} runs"
+echo
+echo "| integrations | config load | first cycle | bound | cycle/bound | RSS after cycle | RSS after scrapes | scrape (0.0.4) | per series | series | scrape (OpenMetrics) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+while read -r n load cyc rss1 rss2 scr us series om; do
+  bound=$(calc "($n + $CONC - 1 - ($n + $CONC - 1) % $CONC) / $CONC * $DELAY / 1000" 3)
+  printf '| %s | %s ms | %s s | %s s | %s | %s MB | %s MB | %s ms | %s µs | %s | %s ms |\n' "$n" "$load" "$cyc" "$bound" \
+    "$(calc "$cyc / $bound")" "$(calc "$rss1/1024" 1)" "$(calc "$rss2/1024" 1)" "$scr" "$us" "$series" "$om"
+done <"$WORK/sizes.txt"
+echo
+echo "targets at 10,000: config <= 1000 ms; first cycle <= 1.3 x bound; RSS <= 80 MB; scrape <= 100 ms and <= 1 µs/series"
+echo
+echo "growth over the sizes: linear fit y = a + b*N (b: cost per integration) and power fit y ~ N^k"
+echo
+echo "| figure | a | b per integration | k |"
+echo "|---|---|---|---|"
+for spec in "config load (ms):2" "first cycle (s):3" "RSS after cycle (kB):4" "scrape (ms):6"; do
+  name=${spec%%:*}
+  c=${spec##*:}
+  read -r a b k < <(awk -v c="$c" '{print $1, $c}' "$WORK/sizes.txt" | fit)
+  echo "| $name | $a | $b | $k |"
+done
+
+largest=$(tr ' ' '\n' <<<"$SIZES" | sort -n | tail -1)
+log "memory over $CYCLES cycles at N=$largest (interval 5s)..."
+"$TOOL" fleet-config --n "$largest" --api "$API" --max-concurrency "$CONC" --interval 5s --out "$WORK/flat.yml"
+curl -sf -o /dev/null "$API/__bench/reset"
+start "$EXPORTER" --config.file "$WORK/flat.yml" --web.listen-address "127.0.0.1:$PORT" --log.level warn
+pid=$LAST_PID
+"$TOOL" cycles --sim "$API" --n "$largest" --cycles "$CYCLES" --pid "$pid" --delay-ms "$DELAY" --max-seconds $((CYCLES * 8 + 30)) \
+  >"$WORK/flat.txt"
+stop "$pid"
+echo
+echo "## memory over repeated cycles: $largest integrations, interval 5s (±10% jitter), --history.limit 100"
+echo
+echo "| cycle | probes so far | RSS |"
+echo "|---|---|---|"
+while read -r line; do
+  printf '| %s | %s | %s MB |\n' "$(field "$line" cycle)" "$(field "$line" requests)" "$(calc "$(field "$line" rss_kb)/1024" 1)"
+done <"$WORK/flat.txt"
