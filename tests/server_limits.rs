@@ -53,3 +53,18 @@ async fn slowloris_clients_do_not_block_real_requests() {
     };
     assert!(closed, "a client sending headers one byte at a time was never cut off");
 }
+
+#[tokio::test]
+async fn config_endpoint_can_be_disabled() {
+    let app =
+        App::new(ConfigSource::Text { text: "integrations: []\n".into(), name: "t.yml".into() }, None, 10).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let options = ServerOptions { config_endpoint: false, ..ServerOptions::default() };
+    tokio::spawn(serve(listener, ServerState::new(app, options), std::future::pending()));
+    let client = reqwest::Client::new();
+    assert_eq!(client.get(format!("http://{addr}/config")).send().await.unwrap().status(), 404);
+    assert_eq!(client.get(format!("http://{addr}/metrics")).send().await.unwrap().status(), 200);
+    let addr = start().await;
+    assert_eq!(client.get(format!("http://{addr}/config")).send().await.unwrap().status(), 200);
+}
