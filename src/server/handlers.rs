@@ -39,7 +39,8 @@ pub async fn route(state: &ServerState, req: Request<Incoming>) -> Response<Full
     }
     match (method, path.as_str()) {
         (Method::GET, "/probe") => probe_endpoint(state, &req).await,
-        (Method::GET, "/config") if state.options.config_endpoint => {
+        (_, "/config") if !state.options.config_endpoint => text(StatusCode::NOT_FOUND, "not found\n"),
+        (Method::GET, "/config") => {
             respond(StatusCode::OK, "text/yaml; charset=utf-8", state.app.config().to_redacted_yaml())
         }
         (Method::GET, "/-/healthy") => text(StatusCode::OK, "Healthy\n"),
