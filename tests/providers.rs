@@ -138,6 +138,20 @@ async fn slack() {
         at("ok:false fatal_error", Err_, ProviderUnavailable, "fatal_error"),
         at("5xx", Err_, ProviderUnavailable, "server_error").http(503),
         at("unexpected body", Err_, UnexpectedResponse, "unexpected_body"),
+        at("two_factor_setup_required is a refusal, not a bad token", Err_, Forbidden, "two_factor_setup_required"),
+        at("org_login_required: workspace in migration", Err_, AccountSuspended, "org_login_required"),
+        at("codes match case-insensitively", Err_, TokenExpired, "token_expired_mixed_case"),
+        at("malformed-request codes are not credential faults", Err_, UnexpectedResponse, "invalid_form_data")
+            .detail(&["invalid_form_data"]),
+        at("not_authed", Err_, Unauthorized, "not_authed"),
+        at("ratelimited in a 200 body", Warning, RateLimited, "ratelimited_200"),
+        at("success without the optional team name", Healthy, Ok, "healthy_minimal")
+            .scopes_valid(true)
+            .identity("T12345678"),
+        at("empty x-oauth-scopes: no scopes granted", Err_, ScopeMissing, "scopes_header_empty")
+            .scopes_valid(false)
+            .granted(&[("chat:write", false), ("users:read", false)]),
+        at("HTML 502 from a proxy", Err_, ProviderUnavailable, "bad_gateway_html").http(502),
     ] {
         run(&SLACK, c).await;
     }

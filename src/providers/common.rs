@@ -74,6 +74,17 @@ pub fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
     v.pointer(pointer).and_then(Value::as_str)
 }
 
+/// The string at a JSON pointer, trimmed and lower-cased ("" when absent): providers' codes and
+/// categories are matched case-insensitively, so a re-cased code is still recognised.
+pub fn code(v: &Value, pointer: &str) -> String {
+    text(v, pointer).unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Whether `hay` contains `needle`, ignoring ASCII case (`needle` given in lower case).
+pub fn mentions(hay: &str, needle: &str) -> bool {
+    hay.to_ascii_lowercase().contains(needle)
+}
+
 /// The first non-empty string among several JSON pointers (for an account name).
 pub fn first_text(v: &Value, pointers: &[&str]) -> Option<String> {
     pointers.iter().find_map(|p| text(v, p).filter(|s| !s.is_empty())).map(String::from)
@@ -186,6 +197,15 @@ mod tests {
         assert!(implied(&g, "read:org", &covers));
         assert!(!implied(&["read:org".to_string()], "admin:org", &covers));
         assert!(implied(&["x".to_string()], "x", &[]));
+    }
+
+    #[test]
+    fn codes_and_mentions_ignore_case() {
+        let v: Value = serde_json::json!({"error": {"code": " Token_Expired "}});
+        assert_eq!(code(&v, "/error/code"), "token_expired");
+        assert_eq!(code(&v, "/missing"), "");
+        assert!(mentions("You have exceeded a SECONDARY Rate Limit", "secondary rate limit"));
+        assert!(!mentions("Bad credentials", "rate limit"));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! HTTP 200 and `{"ok":false,"error":CODE}`; only rate limiting is a real 429 with
 //! `Retry-After` (<https://docs.slack.dev/reference/methods/auth.test>,
 //! <https://docs.slack.dev/apis/web-api/rate-limits>). Success shape from slackapi/slack-api-specs
-//! (`ok`, `url`, `team`, `user`, `team_id`, `user_id`); identity is `team`.
+//! (`ok`, `url`, `team`, `user`, `team_id`, `user_id`); identity is `team`, else `team_id`. Error codes
+//! are matched case-insensitively; a non-JSON error page (proxy 502) is classified by status.
 //!
 //! Scopes: the `x-oauth-scopes` response header, comma separated (node-slack-sdk splits it the
 //! same way). Expiry: node-slack-sdk's `AuthTestResponse` declares an optional `expires_in` for
@@ -15,7 +16,7 @@
 //! `oauth2_refresh_token` is refused. Cannot be known: Slack sends no quota headers.
 
 use super::common::basics;
-use super::common::{by_status, fail, in_seconds, json_body, static_secret, text, unexpected};
+use super::common::{by_status, code, fail, first_text, in_seconds, json_body, static_secret, text, unexpected};
 use super::http::split_scopes;
 use super::Provider;
 use crate::config::Auth;
@@ -59,10 +60,11 @@ impl Provider for Slack {
             Some(false) => return Err(slack_error(&body)),
             None => return Err(unexpected(cx, &resp, "auth.test answered without ok")),
         }
-        let Some(team) = text(&body, "/team").filter(|_| body.get("team_id").is_some()) else {
-            return Err(unexpected(cx, &resp, "auth.test answered ok without team and team_id"));
-        };
-        cx.findings.identity = Some(team.to_string());
+        // `team`, `team_id`, `user_id` are required by the spec; only the identity depends on them.
+        if body.get("team_id").is_none() && body.get("user_id").is_none() {
+            return Err(unexpected(cx, &resp, "auth.test answered ok without team_id or user_id"));
+        }
+        cx.findings.identity = first_text(&body, &["/team", "/team_id"]);
         if let Some(scopes) = resp.header("x-oauth-scopes") {
             cx.findings.granted_scopes = Some(split_scopes(scopes, ","));
         }
@@ -75,20 +77,48 @@ impl Provider for Slack {
     }
 }
 
-/// Maps an `ok:false` error code to a reason.
+/// Maps an `ok:false` error code to a reason (case-insensitively). The codes are auth.test's own
+/// (slackapi/slack-api-specs `auth_test` default response: `not_authed`, `invalid_auth`,
+/// `token_revoked`, `account_inactive`, the malformed-request family, `request_timeout`,
+/// `upgrade_required`) plus the errors every method page lists
+/// (<https://docs.slack.dev/reference/methods/auth.test>, "Errors").
 pub fn slack_error(body: &Value) -> Failure {
-    let code = text(body, "/error").unwrap_or("");
-    let reason = match code {
+    let code = code(body, "/error");
+    let reason = match code.as_str() {
         "token_expired" => Reason::TokenExpired,
         "token_revoked" | "account_inactive" => Reason::CredentialRevoked,
-        "invalid_auth" | "not_authed" | "org_login_required" | "two_factor_setup_required" => Reason::Unauthorized,
+        "invalid_auth" | "not_authed" => Reason::Unauthorized,
         "missing_scope" => {
             let needed = text(body, "/needed").unwrap_or("?");
             return fail(Reason::ScopeMissing, format!("Missing scope {needed} (Slack missing_scope)"));
         }
-        "no_permission" | "ekm_access_denied" | "access_denied" | "team_access_not_granted" => Reason::Forbidden,
-        "ratelimited" => Reason::RateLimited,
+        // Authenticated, but this token or user may not call the method.
+        "no_permission"
+        | "ekm_access_denied"
+        | "access_denied"
+        | "accesslimited"
+        | "team_access_not_granted"
+        | "not_allowed_token_type"
+        | "enterprise_is_restricted"
+        | "two_factor_setup_required" => Reason::Forbidden,
+        // The workspace is being migrated into an Enterprise organisation and is unavailable.
+        "org_login_required" | "team_added_to_org" => Reason::AccountSuspended,
+        "ratelimited" | "rate_limited" => Reason::RateLimited,
         "fatal_error" | "internal_error" | "service_unavailable" | "request_timeout" => Reason::ProviderUnavailable,
+        "invalid_arg_name"
+        | "invalid_array_arg"
+        | "invalid_arguments"
+        | "invalid_charset"
+        | "invalid_form_data"
+        | "invalid_post_type"
+        | "missing_post_type"
+        | "invalid_json"
+        | "json_not_object"
+        | "upgrade_required"
+        | "deprecated_endpoint"
+        | "method_deprecated" => {
+            return fail(Reason::UnexpectedResponse, format!("auth.test refused the request itself ({code})"))
+        }
         _ => return fail(Reason::UnexpectedResponse, format!("auth.test failed with unknown error code {code:?}")),
     };
     fail(reason, format!("auth.test: {code}"))
