@@ -33,6 +33,9 @@ const GITHUB: Preset = Preset {
 async fn github() {
     let user = ["GET /user"];
     let full = [("repo:status", true), ("read:org", true)];
+    // 2099-01-01 12:00:00 -0800 is 4070980800 (20:00 UTC).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let until_2099 = 4_070_980_800 - now;
     for c in [
         case("healthy: repo covers repo:status", Healthy, Ok)
             .get("/user", "healthy")
@@ -98,6 +101,42 @@ async fn github() {
             .retry(58),
         case("5xx", Err_, ProviderUnavailable).get("/user", "server_error").requests(&user).http(502),
         case("unexpected body", Err_, UnexpectedResponse).get("/user", "unexpected_body").requests(&user),
+        case("expiration with a numeric offset", Healthy, Ok)
+            .get("/user", "expiration_numeric_offset")
+            .requests(&user)
+            .scopes_valid(true)
+            .rate(4990.0, 5000.0)
+            .expiry(until_2099 - 5, until_2099 + 5),
+        case("unreadable expiration leaves expiry unknown", Healthy, Ok)
+            .get("/user", "expiration_unreadable")
+            .requests(&user)
+            .scopes_valid(true)
+            .rate(4990.0, 5000.0),
+        case("empty X-OAuth-Scopes: no scopes granted", Err_, ScopeMissing)
+            .get("/user", "scopes_header_empty")
+            .requests(&user)
+            .scopes_valid(false)
+            .granted(&[("repo:status", false), ("read:org", false)])
+            .rate(4990.0, 5000.0),
+        case("secondary limit without Retry-After waits a minute", Warning, RateLimited)
+            .get("/user", "secondary_rate_limit_no_retry_after")
+            .requests(&user)
+            .retry(58),
+        case("primary rate limit answered with 429", Warning, RateLimited)
+            .get("/user", "primary_rate_limit_429")
+            .requests(&user)
+            .rate(0.0, 5000.0)
+            .retry(890),
+        case("fine-grained PAT lacks a permission", Err_, ScopeMissing)
+            .get("/user", "not_accessible_by_pat")
+            .requests(&user)
+            .detail(&["contents=read"]),
+        case("installation-token message matched case-insensitively", Healthy, Ok)
+            .get("/user", "not_accessible_mixed_case")
+            .get("/rate_limit", "rate_limit_ok")
+            .requests(&["GET /user", "GET /rate_limit"])
+            .rate(4999.0, 5000.0),
+        case("HTML 503", Err_, ProviderUnavailable).get("/user", "unicorn_html").requests(&user).http(503),
     ] {
         run(&GITHUB, c).await;
     }
@@ -935,6 +974,8 @@ fn broader_scopes_satisfy_narrower_ones() {
     assert!(g("github", &["repo"], "public_repo"));
     assert!(g("github", &["admin:org"], "read:org"));
     assert!(g("github", &["user"], "user:email"));
+    assert!(g("github", &["repo"], "read:repo_hook"));
+    assert!(!g("github", &["read:org"], "admin:org"));
     assert!(!g("github", &["repo:status"], "repo"));
     assert!(!g("github", &["read:org"], "write:org"));
     assert!(g("shopify", &["write_products"], "read_products"));

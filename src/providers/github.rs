@@ -7,17 +7,23 @@
 //! Scopes: the `X-OAuth-Scopes` response header (classic PATs and OAuth-app tokens, `", "`
 //! separated). Scope implications follow GitHub's scope table ("Scopes for OAuth apps",
 //! <https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps>):
-//! `repo` covers `repo:status`, `repo_deployment`, `public_repo`, `repo:invite` and
-//! `security_events`; `admin:X` covers `write:X` covers `read:X` for `org`, `repo_hook`,
+//! `repo` covers `repo:status`, `repo_deployment`, `public_repo`, `repo:invite`,
+//! `security_events` and (per the `admin:repo_hook` row) repository hooks; `admin:X` covers `write:X` covers `read:X` for `org`, `repo_hook`,
 //! `public_key`, `gpg_key` and `ssh_signing_key`; `user` covers `read:user`, `user:email`,
 //! `user:follow`; `project` covers `read:project`; `write:packages` covers `read:packages`;
 //! `write:discussion` covers `read:discussion`; `admin:enterprise` covers
 //! `manage_runners:enterprise`, `manage_billing:enterprise` and `read:enterprise`.
 //!
-//! Expiry: the `GitHub-Authentication-Token-Expiration` header (`YYYY-MM-DD HH:MM:SS UTC`),
-//! sent for tokens that expire. Rate limit: `X-RateLimit-*` (read by the probe context);
+//! `write:packages` → `read:packages` is not in that table (the two are separate rows); it is
+//! kept because the token UI selects `read:packages` with `write:packages` (unverified).
+//!
+//! Expiry: the `GitHub-Authentication-Token-Expiration` header (`YYYY-MM-DD HH:MM:SS UTC`, or a
+//! numeric offset such as `-0800`, google/go-github#2649), sent for tokens that expire; a value in
+//! neither form leaves the expiry unknown, as go-github does. An empty `X-OAuth-Scopes` is a
+//! classic token with no scopes; an absent one (fine-grained, App tokens) leaves scopes unknown. Rate limit: `X-RateLimit-*` (read by the probe context);
 //! primary limits answer 403 or 429 with `x-ratelimit-remaining: 0` and an epoch
 //! `x-ratelimit-reset`, secondary limits say "secondary rate limit" and may send `Retry-After`
+//! (without one, "wait for at least one minute"); messages are matched case-insensitively
 //! (<https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api>).
 //! Shapes: `/user` and `/rate_limit` from github/rest-api-description
 //! (<https://docs.github.com/rest/users/users#get-the-authenticated-user>).
@@ -28,7 +34,7 @@
 
 use super::common::basics;
 use super::common::{
-    by_status, fail, implied, json_body, retry_after_epoch, retry_after_header, short, text, unexpected,
+    by_status, fail, implied, json_body, mentions, retry_after_epoch, retry_after_header, short, text, unexpected,
 };
 use super::http::{parse_rfc3339, split_scopes};
 use super::Provider;
@@ -49,6 +55,8 @@ const COVERS: &[(&str, &str)] = &[
     ("repo", "public_repo"),
     ("repo", "repo:invite"),
     ("repo", "security_events"),
+    // "The repo and public_repo scopes grant full access to repositories, including repository hooks."
+    ("repo", "admin:repo_hook"),
     ("admin:repo_hook", "write:repo_hook"),
     ("write:repo_hook", "read:repo_hook"),
     ("admin:org", "write:org"),
@@ -98,7 +106,7 @@ impl Provider for GitHub {
             cx.findings.identity = Some(login.to_string());
             return Ok(());
         }
-        if resp.status == 403 && message(&resp).contains("not accessible by integration") {
+        if resp.status == 403 && mentions(&message(&resp), "not accessible by integration") {
             // An installation token: it has no user. /rate_limit proves it authenticates.
             let rl = cx.send(request(cx.url("/rate_limit")).main()).await?;
             read_headers(cx, &rl)?;
@@ -124,9 +132,12 @@ fn read_headers(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Result<(), Fai
         cx.findings.granted_scopes = Some(split_scopes(scopes, ","));
     }
     if let Some(raw) = resp.header("github-authentication-token-expiration") {
-        let at = parse_github_date(raw)
-            .ok_or_else(|| unexpected(cx, resp, "GitHub-Authentication-Token-Expiration is not a date"))?;
-        cx.findings.expiry = Some(at);
+        // Like go-github's parseTokenExpiration: a value in neither documented form leaves the
+        // expiry unknown rather than failing a probe whose credential works.
+        match parse_github_date(raw) {
+            Some(at) => cx.findings.expiry = Some(at),
+            None => tracing::debug!(value = raw, "GitHub-Authentication-Token-Expiration not understood"),
+        }
     }
     Ok(())
 }
@@ -136,11 +147,16 @@ pub fn parse_github_date(raw: &str) -> Option<SystemTime> {
     let raw = raw.trim();
     let (stamp, zone) = (raw.get(..19)?, raw.get(19..)?.trim());
     let offset = match zone {
-        "UTC" | "Z" | "" => "Z".to_string(),
+        z if ["UTC", "GMT", "Z", ""].iter().any(|u| z.eq_ignore_ascii_case(u)) => "Z".to_string(),
         z if z.len() == 5 && (z.starts_with('+') || z.starts_with('-')) => format!("{}:{}", &z[..3], &z[3..]),
         _ => return None,
     };
     parse_rfc3339(&format!("{stamp}{offset}"))
+}
+
+/// `x-ratelimit-remaining` is zero (however it is spelt: "0", " 0", "0.0").
+fn quota_exhausted(resp: &ApiResponse) -> bool {
+    resp.header("x-ratelimit-remaining").and_then(|v| v.trim().parse::<f64>().ok()) == Some(0.0)
 }
 
 fn message(resp: &ApiResponse) -> String {
@@ -158,15 +174,21 @@ fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
                 short(&msg)
             ),
         ),
-        403 | 429 if resp.header("x-ratelimit-remaining") == Some("0") => {
+        403 | 429 if quota_exhausted(resp) => {
             retry_after_header(cx, resp);
             if cx.findings.retry_after.is_none() {
                 retry_after_epoch(cx, resp, "x-ratelimit-reset");
             }
             fail(Reason::RateLimited, "GitHub primary rate limit exhausted (x-ratelimit-remaining: 0)")
         }
-        403 | 429 if lower.contains("secondary rate limit") || resp.status == 429 => {
+        403 | 429
+            if lower.contains("secondary rate limit") || lower.contains("abuse detection") || resp.status == 429 =>
+        {
             retry_after_header(cx, resp);
+            if cx.findings.retry_after.is_none() {
+                // "Otherwise, wait for at least one minute before retrying" (rate-limits page).
+                cx.findings.retry_after = Some(std::time::Duration::from_secs(60));
+            }
             fail(Reason::RateLimited, format!("GitHub rate limit: {}", short(&msg)))
         }
         403 if resp.header("x-github-sso").is_some() => {
@@ -190,6 +212,9 @@ mod tests {
         let a = parse_github_date("2026-01-02 03:04:05 UTC").unwrap();
         let b = parse_github_date("2026-01-01 20:04:05 -0700").unwrap();
         assert_eq!(a, b);
+        // go-github#2649: some tokens carry a numeric offset instead of UTC
+        let c = parse_github_date("2026-01-02 05:04:05 +0200").unwrap();
+        assert_eq!(a, c);
         assert!(parse_github_date("soon").is_none());
     }
 }
