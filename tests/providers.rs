@@ -253,6 +253,8 @@ const HUBSPOT: Preset = Preset {
 };
 
 const HUBSPOT_PAT: &str = "{type: bearer, token: pat-na1-11111111-2222-3333-4444-555555555555}";
+const HUBSPOT_REFRESH: &str =
+    "{type: oauth2_refresh_token, token_url: '{SIM}/token', client_id: hid, client_secret: hsecret, refresh_token: hrefresh}";
 const HUBSPOT_PAT_HEADER: &str = "Bearer pat-na1-11111111-2222-3333-4444-555555555555";
 
 #[tokio::test]
@@ -317,6 +319,28 @@ async fn hubspot() {
             .retry(9),
         case("5xx", Err_, ProviderUnavailable).get(details, "server_error").requests(&first).http(502),
         case("unexpected body", Err_, UnexpectedResponse).get(details, "unexpected_body").requests(&first),
+        case("MISSING_SCOPES naming requiredGranularScopes", Err_, ScopeMissing)
+            .get(details, "missing_scopes_granular")
+            .requests(&first)
+            .detail(&["crm.objects.contacts.read"]),
+        case("RATE_LIMITS DAILY", Warning, RateLimited)
+            .get(details, "rate_limited_daily")
+            .requests(&first)
+            .rate(0.0, 650000.0)
+            .detail(&["DAILY"]),
+        case("category matched case-insensitively", Err_, ScopeMissing)
+            .get(details, "missing_scopes_lowercase_category")
+            .requests(&first)
+            .detail(&["crm.objects.deals.read"]),
+        case("401 without category saying expired", Err_, TokenExpired)
+            .get(details, "expired_no_category")
+            .requests(&first),
+        case("401 without category", Err_, Unauthorized).get(details, "unauthorized_no_category").requests(&first),
+        case("HTML 502", Err_, ProviderUnavailable).get(details, "bad_gateway_html").requests(&first).http(502),
+        case("refresh grant: BAD_REFRESH_TOKEN", Err_, CredentialRevoked)
+            .auth(HUBSPOT_REFRESH, "Bearer unused")
+            .post("/token", "bad_refresh_token")
+            .requests(&["POST /token"]),
     ] {
         run(&HUBSPOT, c).await;
     }

@@ -13,8 +13,12 @@
 //!
 //! Errors (<https://developers.hubspot.com/docs/api-reference/error-handling>): `category`
 //! `EXPIRED_AUTHENTICATION` → `token_expired`, `INVALID_AUTHENTICATION` → `unauthorized`,
-//! `MISSING_SCOPES` → `scope_missing` (with `errors[].context.requiredScopes`), `RATE_LIMITS`
-//! → `rate_limited`. Rate limit: `X-HubSpot-RateLimit-Remaining`/`-Max` (10-second window) and
+//! `MISSING_SCOPES` → `scope_missing` (naming `requiredScopes` or `requiredGranularScopes` from
+//! the top-level `context` or `errors[].context`, the generated SDK's `Error`/`ErrorDetail`),
+//! `RATE_LIMITS` → `rate_limited` (with its `policyName`); categories are matched
+//! case-insensitively, and a 401/403/429/5xx without a category (or with an HTML body) is
+//! classified by status, a category-less 401 saying "expired" as `token_expired`. A refresh
+//! grant's `BAD_REFRESH_TOKEN` is mapped by the token code (`credential_revoked`). Rate limit: `X-HubSpot-RateLimit-Remaining`/`-Max` (10-second window) and
 //! `X-HubSpot-RateLimit-Daily-Remaining`/`-Daily`; the tighter one is reported.
 //!
 //! Expiry: a bearer OAuth access token's `expires_in`; private-app tokens and refresh tokens
@@ -22,13 +26,16 @@
 //! Cannot be known: when a refresh token dies (it lives until the app is uninstalled).
 
 use super::common::basics;
-use super::common::{by_status, fail, in_seconds, json_body, short, static_secret, string_array, text, unexpected};
+use super::common::{
+    by_status, code, fail, in_seconds, json_body, mentions, short, static_secret, string_array, text, unexpected,
+};
 use super::Provider;
 use crate::config::Auth;
 use crate::probe::{ratelimit, ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
 use crate::reason::Reason;
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
+use serde_json::Value;
 
 /// The HubSpot preset.
 #[derive(Debug)]
@@ -108,24 +115,41 @@ fn hubspot_rate_limit(resp: &ApiResponse) -> Option<RateLimit> {
 fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or_default();
     let message = short(text(&json, "/message").unwrap_or(""));
-    match text(&json, "/category").unwrap_or("") {
-        "EXPIRED_AUTHENTICATION" => fail(Reason::TokenExpired, format!("HubSpot: {message}")),
-        "INVALID_AUTHENTICATION" => fail(Reason::Unauthorized, format!("HubSpot: {message}")),
-        "MISSING_SCOPES" => {
-            let needed: Vec<String> = json
-                .get("errors")
-                .and_then(|e| e.as_array())
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e.pointer("/context/requiredScopes").and_then(string_array))
-                .flatten()
-                .collect();
-            fail(Reason::ScopeMissing, format!("Missing scope {} (HubSpot MISSING_SCOPES)", needed.join(", ")))
+    match code(&json, "/category").as_str() {
+        "expired_authentication" => fail(Reason::TokenExpired, format!("HubSpot: {message}")),
+        "invalid_authentication" => fail(Reason::Unauthorized, format!("HubSpot: {message}")),
+        "missing_scopes" => {
+            let needed = required_scopes(&json);
+            let named = if needed.is_empty() { "(HubSpot did not name it)".to_string() } else { needed.join(", ") };
+            fail(Reason::ScopeMissing, format!("Missing scope {named} (HubSpot MISSING_SCOPES)"))
         }
-        "RATE_LIMITS" => fail(
-            Reason::RateLimited,
-            format!("HubSpot rate limit {} reached", text(&json, "/policyName").unwrap_or("")),
-        ),
+        "rate_limits" => {
+            let policy = text(&json, "/policyName").unwrap_or("");
+            fail(Reason::RateLimited, format!("HubSpot rate limit {policy} reached"))
+        }
+        // A 401 without a category that still says the token expired.
+        _ if resp.status == 401 && mentions(&message, "expired") => {
+            fail(Reason::TokenExpired, format!("HubSpot: {message}"))
+        }
         _ => by_status(resp),
     }
+}
+
+/// The scopes a MISSING_SCOPES error names: `requiredScopes` or `requiredGranularScopes`, in the
+/// top-level `context` or in each `errors[].context` (HubSpot's generated `Error`/`ErrorDetail`).
+fn required_scopes(json: &Value) -> Vec<String> {
+    let contexts = std::iter::once(json.get("context"))
+        .chain(json.get("errors").and_then(Value::as_array).into_iter().flatten().map(|e| e.get("context")))
+        .flatten();
+    let mut needed: Vec<String> = Vec::new();
+    for ctx in contexts {
+        for key in ["requiredScopes", "requiredGranularScopes"] {
+            for scope in ctx.get(key).and_then(string_array).unwrap_or_default() {
+                if !needed.contains(&scope) {
+                    needed.push(scope);
+                }
+            }
+        }
+    }
+    needed
 }
