@@ -235,6 +235,32 @@ async fn stripe() {
             .requests(&acct),
         case("5xx", Err_, ProviderUnavailable).get("/v1/account", "server_error").requests(&acct).http(500),
         case("unexpected body", Err_, UnexpectedResponse).get("/v1/account", "unexpected_body").requests(&acct),
+        case("400 with code rate_limit", Warning, RateLimited).get("/v1/account", "rate_limit_400").requests(&acct),
+        case("lock_timeout is transient contention", Warning, RateLimited)
+            .get("/v1/account", "lock_timeout")
+            .requests(&acct),
+        case("codes matched case-insensitively", Err_, TokenExpired)
+            .get("/v1/account", "api_key_expired_mixed_case")
+            .requests(&acct),
+        case("publishable key", Err_, Unauthorized)
+            .get("/v1/account", "secret_key_required")
+            .get("/v1/balance", "secret_key_required")
+            .requests(&both)
+            .detail(&["publishable"]),
+        case("account rejected by Stripe", Err_, AccountSuspended)
+            .get("/v1/account", "account_rejected")
+            .requests(&acct)
+            .detail(&["rejected.fraud"]),
+        case("account still onboarding: the key works", Healthy, Ok)
+            .get("/v1/account", "account_onboarding")
+            .requests(&acct)
+            .identity("acct_1Nv0FGQ9RKHgCVdK"),
+        case("account with only the required fields", Healthy, Ok)
+            .get("/v1/account", "account_minimal")
+            .requests(&acct)
+            .identity("acct_1Nv0FGQ9RKHgCVdK"),
+        case("empty 401", Err_, Unauthorized).get("/v1/account", "unauthorized_empty").requests(&acct).http(401),
+        case("HTML 502", Err_, ProviderUnavailable).get("/v1/account", "bad_gateway_html").requests(&acct).http(502),
     ] {
         run(&STRIPE, c).await;
     }

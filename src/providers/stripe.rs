@@ -17,11 +17,29 @@
 //! permission (named in the message, e.g. `rak_balance_read`), 429 or code `rate_limit` is
 //! `rate_limited` (<https://docs.stripe.com/rate-limits>).
 //!
+//! Codes are matched case-insensitively; `lock_timeout` (object contention, "retry the request")
+//! is `rate_limited`, `secret_key_required` (a publishable key) is `unauthorized`, and 400 with
+//! code `rate_limit` is `rate_limited` as stripe-node maps it. Any other status, including HTML or
+//! empty bodies, is classified by status (5xx `api_error` → `provider_unavailable`).
+//!
+//! Decision — 403 for a restricted key: SPEC §5 says `forbidden` is "authenticated but denied (403
+//! without scope detail)"; Stripe's 403 names the permission that would allow the call ("Having
+//! the 'rak_balance_read' permission would allow this request to continue"), which is scope
+//! detail, so a 403 naming a `rak_…` permission is `scope_missing` (the permission in the detail)
+//! and a 403 naming none is `forbidden`.
+//!
+//! Account state: `requirements.disabled_reason` is an enum in stripe/openapi (`account`);
+//! only its `rejected.*` values (fraud, terms of service, listed, incomplete verification, other,
+//! platform_*) mean Stripe closed the account, so those are `account_suspended`.
+//! `charges_enabled`/`details_submitted` false and the other reasons (`requirements.past_due`,
+//! `under_review`, `platform_paused`, …) are onboarding or review states the owner resolves in the
+//! Dashboard, not a dead connection, and stay healthy.
+//!
 //! Cannot be known: a restricted key's permissions (no API lists them), an API key's expiry
 //! (set in the Dashboard, never sent), and quota headroom (Stripe sends no rate-limit headers).
 
 use super::common::basics;
-use super::common::{by_status, fail, first_text, json_body, short, text, unexpected};
+use super::common::{by_status, code, fail, first_text, json_body, short, text, unexpected};
 use super::Provider;
 use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
@@ -54,6 +72,9 @@ impl Provider for Stripe {
             }
             cx.findings.identity =
                 first_text(&body, &["/settings/dashboard/display_name", "/business_profile/name", "/email", "/id"]);
+            if let Some(why) = rejected(&body) {
+                return Err(fail(Reason::AccountSuspended, format!("Stripe rejected this account ({why})")));
+            }
             return Ok(());
         }
         if resp.status == 403 {
@@ -74,15 +95,18 @@ impl Provider for Stripe {
 
 fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or_default();
-    let code = text(&json, "/error/code").unwrap_or("");
+    let code = code(&json, "/error/code");
     let message = text(&json, "/error/message").unwrap_or("");
-    match (resp.status, code) {
+    match (resp.status, code.as_str()) {
         (_, "api_key_expired" | "platform_api_key_expired") => {
-            fail(Reason::TokenExpired, "Stripe says the API key expired (api_key_expired): roll a new key")
+            fail(Reason::TokenExpired, format!("Stripe says the API key expired ({code}): roll a new key"))
+        }
+        (_, "secret_key_required") => {
+            fail(Reason::Unauthorized, "a publishable key was configured: Stripe needs a secret or restricted key")
         }
         (401, _) => fail(Reason::Unauthorized, format!("Stripe rejected the API key: {}", short(message))),
         (403, _) => {
-            let permission = message.split('\'').find(|p| p.starts_with("rak_")).unwrap_or("");
+            let permission = message.split(['\'', '"', '`']).find(|p| p.starts_with("rak_")).unwrap_or("");
             if permission.is_empty() {
                 fail(Reason::Forbidden, format!("Stripe denied the request: {}", short(message)))
             } else {
@@ -90,6 +114,17 @@ fn classify(resp: &ApiResponse) -> Failure {
             }
         }
         (429, _) | (_, "rate_limit") => fail(Reason::RateLimited, "Stripe rate limited the request (rate_limit)"),
+        (_, "lock_timeout") => {
+            fail(Reason::RateLimited, "Stripe could not lock the object in time (lock_timeout): retry later")
+        }
         _ => by_status(resp),
     }
+}
+
+/// `requirements.disabled_reason` of an account Stripe has rejected (`rejected.fraud`,
+/// `rejected.terms_of_service`, …): the account is closed to charges and payouts for good.
+fn rejected(account: &serde_json::Value) -> Option<String> {
+    text(account, "/requirements/disabled_reason")
+        .filter(|r| r.to_ascii_lowercase().starts_with("rejected."))
+        .map(String::from)
 }
