@@ -435,6 +435,22 @@ async fn salesforce() {
             .requests(&both),
         case("5xx", Err_, ProviderUnavailable).get(ui, "server_error").requests(&first).http(503),
         case("unexpected body", Err_, UnexpectedResponse).get(ui, "unexpected_body").requests(&first),
+        case("errorCode matched case-insensitively", Err_, Unauthorized)
+            .get(ui, "invalid_session_lowercase")
+            .requests(&first)
+            .detail(&["INVALID_SESSION_ID"]),
+        case("INSUFFICIENT_ACCESS", Err_, Forbidden).get(ui, "insufficient_access_userinfo").requests(&first),
+        case("503 SERVER_UNAVAILABLE", Err_, ProviderUnavailable)
+            .get(ui, "server_unavailable_json")
+            .requests(&first)
+            .detail(&["temporarily unavailable"]),
+        case("HTML maintenance page", Err_, ProviderUnavailable).get(ui, "maintenance_html").requests(&first).http(503),
+        case("userinfo Missing_OAuth_Token", Err_, Unauthorized).get(ui, "missing_oauth_token").requests(&first),
+        case("REQUEST_LIMIT_EXCEEDED on the first call", Warning, RateLimited)
+            .get(ui, "request_limit_userinfo")
+            .requests(&first)
+            .rate(0.0, 15000.0),
+        case("integration user's password expired", Err_, TokenExpired).get(ui, "expired_password").requests(&first),
     ] {
         run(&SALESFORCE, c).await;
     }

@@ -14,7 +14,15 @@
 //! session "not valid for use with the REST API" lacks the `api` scope → `scope_missing`);
 //! 403 `REQUEST_LIMIT_EXCEEDED` → `rate_limited` (the daily limit is a 403, not a 429);
 //! 403 `API_DISABLED_FOR_ORG` → `account_suspended` (the org's edition or profile has no API);
-//! userinfo's plain-text 403 `Bad_OAuth_Token` → `unauthorized`.
+//! userinfo's plain-text 403 `Bad_OAuth_Token` (or `Missing_OAuth_Token`) → `unauthorized`;
+//! `INSUFFICIENT_ACCESS` → `forbidden`; 503 `SERVER_UNAVAILABLE` → `provider_unavailable`;
+//! `INVALID_OPERATION_WITH_EXPIRED_PASSWORD` (SOAP API `StatusCode`) → `token_expired`. Codes are
+//! matched case-insensitively; an HTML maintenance page or empty body is classified by status.
+//!
+//! Decision — `API_DISABLED_FOR_ORG` is `account_suspended`, not `forbidden`: providers.md's
+//! classification guidance lists it with the account-state faults (the org's edition, or the
+//! integration user's profile, has no API access), and no change of the credential fixes it —
+//! the org's or profile's settings must change.
 //!
 //! Scopes: the token response's `scope` (space separated) when the exporter runs the OAuth
 //! grant (client credentials or refresh token) — the same list introspection would return, at
@@ -22,7 +30,7 @@
 //! introspection needs the connected app's client secret, and sessions carry no `expires_in`.
 
 use super::common::basics;
-use super::common::{by_status, fail, first_text, json_body, oauth_grant, short, unexpected, used_of_max};
+use super::common::{by_status, fail, first_text, json_body, mentions, oauth_grant, short, unexpected, used_of_max};
 use super::Provider;
 use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
@@ -105,16 +113,19 @@ fn read_limit_header(cx: &mut ProbeContext<'_>, resp: &ApiResponse) {
 fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or(Value::Null);
     let first = json.get(0).or(Some(&json)).cloned().unwrap_or(Value::Null);
-    let code = first.get("errorCode").and_then(Value::as_str).unwrap_or("");
+    let code = first.get("errorCode").and_then(Value::as_str).unwrap_or("").trim().to_ascii_uppercase();
     let message = first.get("message").and_then(Value::as_str).unwrap_or("");
     let raw = String::from_utf8_lossy(&resp.body);
-    match code {
-        "INVALID_SESSION_ID" if message.contains("not valid for use with the REST API") => {
+    match code.as_str() {
+        "INVALID_SESSION_ID" if mentions(message, "not valid for use with the rest api") => {
             fail(Reason::ScopeMissing, "the session is not valid for the REST API: the token lacks the api scope")
         }
-        "INVALID_SESSION_ID" => fail(
-            Reason::Unauthorized,
-            format!("Salesforce: {} (INVALID_SESSION_ID: expired or revoked)", short(message)),
+        "INVALID_SESSION_ID" | "INVALID_AUTH_HEADER" => {
+            fail(Reason::Unauthorized, format!("Salesforce: {} ({code}: expired or revoked)", short(message)))
+        }
+        "INVALID_OPERATION_WITH_EXPIRED_PASSWORD" => fail(
+            Reason::TokenExpired,
+            format!("Salesforce: the integration user's password expired ({})", short(message)),
         ),
         "REQUEST_LIMIT_EXCEEDED" => fail(Reason::RateLimited, format!("Salesforce: {}", short(message))),
         "API_DISABLED_FOR_ORG" => fail(
@@ -125,7 +136,10 @@ fn classify(resp: &ApiResponse) -> Failure {
             fail(Reason::Forbidden, format!("Salesforce: {}", short(message)))
         }
         "SERVER_UNAVAILABLE" => fail(Reason::ProviderUnavailable, format!("Salesforce: {}", short(message))),
-        _ if raw.contains("Bad_OAuth_Token") => fail(Reason::Unauthorized, "Salesforce: Bad_OAuth_Token"),
+        // userinfo answers plain text (`Bad_OAuth_Token`, `Missing_OAuth_Token`) rather than JSON.
+        _ if mentions(&raw, "bad_oauth_token") || mentions(&raw, "missing_oauth_token") => {
+            fail(Reason::Unauthorized, format!("Salesforce: {}", short(&raw)))
+        }
         _ => by_status(resp),
     }
 }
