@@ -8,12 +8,14 @@
 # probe cycle time against its bound ceil(N/256) x 50 ms; resident memory after the first cycle
 # and after the scrapes; `/metrics` scrape time over keep-alive (median of 15 scrapes, per series).
 # Then the growth fitted over the sizes, and memory over repeated cycles at the largest size
-# (interval 5s, CYCLES cycles). Takes about 3 minutes after the build.
-# Environment: SIZES ("1000 3000 10000"), RUNS (3), CYCLES (8), PORT (19115).
+# (interval 5s, CYCLES cycles), with the default --history.limit 100 and with SHORT_HISTORY.
+# Takes about 4 minutes after the build.
+# Environment: SIZES ("1000 3000 10000"), RUNS (3), CYCLES (8), SHORT_HISTORY (3), PORT (19115).
 source "$(dirname "$0")/lib.sh"
 SIZES=${SIZES:-"1000 3000 10000"}
 RUNS=${RUNS:-3}
 CYCLES=${CYCLES:-8}
+SHORT_HISTORY=${SHORT_HISTORY:-3}
 PORT=${PORT:-19115}
 CONC=256
 DELAY=50
@@ -81,19 +83,25 @@ for spec in "config load (ms):2" "first cycle (s):3" "RSS after cycle (kB):4" "s
 done
 
 largest=$(tr ' ' '\n' <<<"$SIZES" | sort -n | tail -1)
-log "memory over $CYCLES cycles at N=$largest (interval 5s)..."
 "$TOOL" fleet-config --n "$largest" --api "$API" --max-concurrency "$CONC" --interval 5s --out "$WORK/flat.yml"
-curl -sf -o /dev/null "$API/__bench/reset"
-start "$EXPORTER" --config.file "$WORK/flat.yml" --web.listen-address "127.0.0.1:$PORT" --log.level warn
-pid=$LAST_PID
-"$TOOL" cycles --sim "$API" --n "$largest" --cycles "$CYCLES" --pid "$pid" --delay-ms "$DELAY" --max-seconds $((CYCLES * 8 + 30)) \
-  >"$WORK/flat.txt"
-stop "$pid"
+# Default --history.limit (100): the recent-results history grows by one entry per integration
+# per cycle until it is full. A short limit shows whether anything else grows.
+for limit in 100 "$SHORT_HISTORY"; do
+  log "memory over $CYCLES cycles at N=$largest (interval 5s, --history.limit $limit)..."
+  curl -sf -o /dev/null "$API/__bench/reset"
+  start "$EXPORTER" --config.file "$WORK/flat.yml" --web.listen-address "127.0.0.1:$PORT" --log.level warn \
+    --history.limit "$limit"
+  pid=$LAST_PID
+  "$TOOL" cycles --sim "$API" --n "$largest" --cycles "$CYCLES" --pid "$pid" --delay-ms "$DELAY" \
+    --max-seconds $((CYCLES * 8 + 30)) >"$WORK/flat-$limit.txt"
+  stop "$pid"
+done
 echo
-echo "## memory over repeated cycles: $largest integrations, interval 5s (±10% jitter), --history.limit 100"
+echo "## memory over repeated cycles: $largest integrations, interval 5s (±10% jitter)"
 echo
-echo "| cycle | probes so far | RSS |"
-echo "|---|---|---|"
-while read -r line; do
-  printf '| %s | %s | %s MB |\n' "$(field "$line" cycle)" "$(field "$line" requests)" "$(calc "$(field "$line" rss_kb)/1024" 1)"
-done <"$WORK/flat.txt"
+echo "| cycle | probes so far | RSS, --history.limit 100 | RSS, --history.limit $SHORT_HISTORY |"
+echo "|---|---|---|---|"
+paste -d'|' "$WORK/flat-100.txt" "$WORK/flat-$SHORT_HISTORY.txt" | while IFS='|' read -r a b; do
+  printf '| %s | %s | %s MB | %s MB |\n' "$(field "$a" cycle)" "$(field "$a" requests)" \
+    "$(calc "$(field "$a" rss_kb)/1024" 1)" "$(calc "$(field "$b" rss_kb)/1024" 1)"
+done
