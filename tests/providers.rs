@@ -525,6 +525,25 @@ async fn google() {
         case("429 RESOURCE_EXHAUSTED", Warning, RateLimited).post(ti, "rate_limited").requests(&one).retry(18),
         case("5xx", Err_, ProviderUnavailable).post(ti, "server_error").requests(&one).http(503),
         case("unexpected body", Err_, UnexpectedResponse).post(ti, "unexpected_body").requests(&one),
+        case("string exp/expires_in: exp wins", Warning, ExpiringSoon)
+            .post(ti, "tokeninfo_string_fields")
+            .requests(&one)
+            .scopes_valid(true)
+            .expiry(1790, 1800)
+            .identity("ops@example.com"),
+        case("no scope field: scopes unknown", Warning, ExpiringSoon)
+            .post(ti, "tokeninfo_without_scope")
+            .requests(&one)
+            .expiry(3590, 3600),
+        case("PERMISSION_DENIED insufficient scopes", Err_, ScopeMissing)
+            .post(ti, "permission_denied_scopes")
+            .requests(&one),
+        case("401 UNAUTHENTICATED", Err_, Unauthorized).post(ti, "unauthenticated").requests(&one).http(401),
+        case("legacy reason matched case-insensitively", Warning, RateLimited)
+            .post(ti, "rate_limited_mixed_case")
+            .requests(&one),
+        case("legacy 403 quotaExceeded", Warning, RateLimited).post(ti, "quota_exceeded").requests(&one),
+        case("HTML 502", Err_, ProviderUnavailable).post(ti, "bad_gateway_html").requests(&one).http(502),
     ] {
         let (_, reqs) = run(&GOOGLE, c).await;
         let info = reqs.iter().find(|r| r.path == ti).expect("tokeninfo request");

@@ -11,9 +11,17 @@
 //! `unauthorized`. The JSON error envelope of Google APIs
 //! (<https://cloud.google.com/apis/design/errors>) is mapped too: `RESOURCE_EXHAUSTED` and the
 //! legacy 403 reasons `rateLimitExceeded`/`userRateLimitExceeded`/`dailyLimitExceeded` →
-//! `rate_limited`; `ACCESS_TOKEN_SCOPE_INSUFFICIENT`/`insufficientPermissions` →
-//! `scope_missing`; `UNAUTHENTICATED` → `unauthorized` (`ACCESS_TOKEN_EXPIRED` →
-//! `token_expired`).
+//! `rate_limited` (also `quotaExceeded` and ErrorInfo `RATE_LIMIT_EXCEEDED`);
+//! `ACCESS_TOKEN_SCOPE_INSUFFICIENT`/`insufficientPermissions`, or `PERMISSION_DENIED` saying
+//! "insufficient authentication scopes" (and the RFC 6750 `insufficient_scope` challenge) →
+//! `scope_missing`; other 403 `PERMISSION_DENIED` → `forbidden`; `UNAUTHENTICATED`/legacy
+//! `authError` → `unauthorized` (`ACCESS_TOKEN_EXPIRED` → `token_expired`); all matched
+//! case-insensitively, and a non-JSON body is classified by status. Refresh failures
+//! (`invalid_grant`, "Token has been expired or revoked.") are mapped by the token code.
+//!
+//! Tokeninfo declares no required field: a missing `scope` leaves the grants unknown; `exp`
+//! (epoch) is preferred to `expires_in`, and both are read as numbers or numeric strings
+//! (oauth2.googleapis.com sends strings).
 //!
 //! Scope implications: a broader scope covers a narrower one of the same API only where the
 //! API's method references list the broader one wherever the narrower is accepted ("requires
@@ -24,7 +32,9 @@
 //! lifetime cannot be known (Google revokes them on its own schedule). No quota headers exist.
 
 use super::common::basics;
-use super::common::{by_status, fail, implied, in_seconds, json_body, short, static_secret, text, unexpected};
+use super::common::{
+    by_status, code, epoch, fail, implied, in_seconds, json_body, mentions, short, static_secret, text, unexpected,
+};
 use super::http::split_scopes;
 use super::Provider;
 use crate::config::Auth;
@@ -93,48 +103,57 @@ impl Provider for Google {
         if ["scope", "expires_in", "audience", "issued_to"].iter().all(|k| body.get(k).is_none()) {
             return Err(unexpected(cx, &resp, "tokeninfo answered none of scope, expires_in, audience, issued_to"));
         }
-        cx.findings.granted_scopes = Some(text(&body, "/scope").map(|s| split_scopes(s, " ")).unwrap_or_default());
+        // No field is required: without `scope` the grants are unknown, not empty.
+        cx.findings.granted_scopes = text(&body, "/scope").map(|s| split_scopes(s, " "));
         cx.findings.identity = text(&body, "/email").map(String::from);
         if static_secret(&cx.integration().auth) {
-            cx.findings.expiry = body.get("expires_in").and_then(in_seconds);
+            // `exp` (epoch seconds, a string at oauth2.googleapis.com) or `expires_in` (seconds
+            // left; an integer in the discovery document, a string at oauth2.googleapis.com).
+            cx.findings.expiry =
+                body.get("exp").and_then(epoch).or_else(|| body.get("expires_in").and_then(in_seconds));
         }
         Ok(())
     }
 }
 
 /// Maps Google's error answers (tokeninfo's OAuth-style body and the API error envelope).
+/// Reasons and statuses are matched case-insensitively.
 pub fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or(Value::Null);
-    if text(&json, "/error") == Some("invalid_token") || (resp.status == 400 && json.get("error").is_some()) {
+    let oauth_error = json.get("error").and_then(Value::as_str).map(str::to_ascii_lowercase);
+    if oauth_error.as_deref() == Some("invalid_token") || (resp.status == 400 && oauth_error.is_some()) {
         return fail(
             Reason::Unauthorized,
             "Google does not accept the token: it expired or was revoked (tokeninfo cannot tell which)",
         );
     }
-    let status = text(&json, "/error/status").unwrap_or("");
+    let status = code(&json, "/error/status");
     let message = short(text(&json, "/error/message").unwrap_or(""));
-    let mut reasons: Vec<&str> = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
     for list in ["/error/errors", "/error/details"] {
         for item in json.pointer(list).and_then(Value::as_array).into_iter().flatten() {
-            reasons.extend(item.get("reason").and_then(Value::as_str));
+            reasons.push(code(item, "/reason"));
         }
     }
-    let has = |r: &str| reasons.contains(&r);
-    if status == "RESOURCE_EXHAUSTED"
-        || has("rateLimitExceeded")
-        || has("userRateLimitExceeded")
-        || has("dailyLimitExceeded")
+    let has = |r: &str| reasons.iter().any(|x| x == r);
+    if status == "resource_exhausted"
+        || ["ratelimitexceeded", "userratelimitexceeded", "dailylimitexceeded", "quotaexceeded", "rate_limit_exceeded"]
+            .iter()
+            .any(|r| has(r))
         || resp.status == 429
     {
         return fail(Reason::RateLimited, format!("Google rate limit: {message}"));
     }
-    if has("ACCESS_TOKEN_SCOPE_INSUFFICIENT") || has("insufficientPermissions") {
+    if has("access_token_scope_insufficient")
+        || has("insufficientpermissions")
+        || (status == "permission_denied" && mentions(&message, "insufficient authentication scopes"))
+    {
         return fail(Reason::ScopeMissing, format!("Google: {message}"));
     }
-    if has("ACCESS_TOKEN_EXPIRED") {
+    if has("access_token_expired") {
         return fail(Reason::TokenExpired, format!("Google: {message}"));
     }
-    if status == "UNAUTHENTICATED" {
+    if status == "unauthenticated" || has("autherror") {
         return fail(Reason::Unauthorized, format!("Google: {message}"));
     }
     by_status(resp)
