@@ -658,6 +658,36 @@ async fn microsoft() {
             .requests(&reqs)
             .scopes_valid(true)
             .expiry(year_2100 - 60, year_2100 + 60),
+        case("code matched case-insensitively: expired", Err_, TokenExpired)
+            .get(me, "expired_lifetime_mixed_case")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60),
+        case("403 ErrorAccessDenied names the needed permission", Err_, ScopeMissing)
+            .get(me, "error_access_denied")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60)
+            .detail(&["User.Read"]),
+        case("503 + Retry-After: outage, next probe waits", Err_, ProviderUnavailable)
+            .get(me, "service_unavailable_retry_after")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60)
+            .retry(28)
+            .http(503),
+        case("HTML 504", Err_, ProviderUnavailable)
+            .get(me, "gateway_timeout_html")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60)
+            .http(504),
+        case("empty 401", Err_, Unauthorized)
+            .get(me, "unauthorized_empty")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .expiry(year_2100 - 60, year_2100 + 60)
+            .http(401),
     ] {
         let (_, reqs) = run(&MICROSOFT, c).await;
         assert!(reqs[0].query.as_deref().unwrap_or("").starts_with("$select="), "Graph calls select few fields");

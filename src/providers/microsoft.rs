@@ -13,15 +13,24 @@
 //! an encrypted or non-JWT token leaves scopes unknown. Expiry: JWT `exp`, only for a bearer
 //! token (a granted access token is renewed by the exporter).
 //!
-//! Errors: 401 `InvalidAuthenticationToken` "…expired…" → `token_expired`, otherwise
-//! `unauthorized`; 403 `Authorization_RequestDenied`/`ErrorAccessDenied`/`accessDenied` →
-//! `scope_missing`; 429 `TooManyRequests` with `Retry-After` → `rate_limited`
-//! (<https://learn.microsoft.com/en-us/graph/throttling>). Cannot be known: refresh-token lifetime
+//! Errors (codes matched case-insensitively): 401 `InvalidAuthenticationToken` "…expired…" →
+//! `token_expired`, any other 401 → `unauthorized`; 403 `Authorization_RequestDenied`/
+//! `ErrorAccessDenied`/`accessDenied` → `scope_missing`, other 403 (e.g. a Conditional Access
+//! claims challenge) → `forbidden`; 429 `TooManyRequests` with `Retry-After` → `rate_limited`
+//! (<https://learn.microsoft.com/en-us/graph/throttling>); 503/504 (with or without
+//! `Retry-After`, which is honoured) and HTML or empty bodies → by status. Token-endpoint
+//! `invalid_grant` with `AADSTS700082`/`AADSTS700084` is `token_expired`, other AADSTS codes
+//! `credential_revoked` (mapped by the token code).
+//!
+//! Decision — a 403 with one of the three denial codes is `scope_missing`, not `forbidden`: the
+//! check calls need exactly one permission (`User.Read` for `/me`, `Organization.Read.All` for
+//! `/organization`), so "insufficient privileges" on them means that permission is not granted,
+//! and the detail names it. Cannot be known: refresh-token lifetime
 //! (90 days, sliding, not reported anywhere).
 
 use super::common::basics;
 use super::common::{by_status, fail, first_text, json_body, jwt_claims, short, static_secret, string_array, text};
-use super::common::{epoch, unexpected};
+use super::common::{code, epoch, mentions, unexpected};
 use super::http::split_scopes;
 use super::Provider;
 use crate::config::Auth;
@@ -71,7 +80,8 @@ impl Provider for Microsoft {
         };
         let resp = cx.send(ApiRequest::get(cx.url(path)).main()).await?;
         if !resp.is_success() {
-            return Err(classify(&resp));
+            let needs = if app_only { "Organization.Read.All" } else { "User.Read" };
+            return Err(classify(&resp, needs));
         }
         let body = json_body(cx, &resp)?;
         let identity = if app_only {
@@ -93,18 +103,22 @@ impl Provider for Microsoft {
     }
 }
 
-fn classify(resp: &ApiResponse) -> Failure {
+/// Maps Graph's `{"error":{"code","message"}}` answers; `needs` names the least permission the
+/// check call requires, for the detail of a denial.
+fn classify(resp: &ApiResponse, needs: &str) -> Failure {
     let json = resp.json_opt().unwrap_or_default();
-    let code = text(&json, "/error/code").unwrap_or("");
+    let raw_code = text(&json, "/error/code").unwrap_or("");
+    let code = code(&json, "/error/code");
     let message = short(text(&json, "/error/message").unwrap_or(""));
-    match (resp.status, code) {
-        (401, "InvalidAuthenticationToken") if message.to_ascii_lowercase().contains("expired") => {
+    match (resp.status, code.as_str()) {
+        (401, "invalidauthenticationtoken") if mentions(&message, "expired") => {
             fail(Reason::TokenExpired, format!("Microsoft Graph: {message}"))
         }
-        (401, _) if !code.is_empty() => fail(Reason::Unauthorized, format!("Microsoft Graph {code}: {message}")),
-        (403, "Authorization_RequestDenied" | "ErrorAccessDenied" | "accessDenied") => {
-            fail(Reason::ScopeMissing, format!("Microsoft Graph {code}: {message}"))
+        (401, _) if !code.is_empty() => fail(Reason::Unauthorized, format!("Microsoft Graph {raw_code}: {message}")),
+        (403, "authorization_requestdenied" | "erroraccessdenied" | "accessdenied") => {
+            fail(Reason::ScopeMissing, format!("Microsoft Graph {raw_code}: {message} (this check needs {needs})"))
         }
+        (403, _) if !code.is_empty() => fail(Reason::Forbidden, format!("Microsoft Graph {raw_code}: {message}")),
         (429, _) => fail(Reason::RateLimited, "Microsoft Graph throttled the request (429 TooManyRequests)"),
         _ => by_status(resp),
     }
