@@ -742,6 +742,23 @@ async fn shopify() {
         case("429 + Retry-After", Warning, RateLimited).get(p, "rate_limited").requests(&reqs).rate(0.0, 40.0).retry(1),
         case("5xx", Err_, ProviderUnavailable).get(p, "server_error").requests(&reqs).http(503),
         case("unexpected body", Err_, UnexpectedResponse).get(p, "unexpected_body").requests(&reqs),
+        case("404: no shop here", Err_, AccountSuspended).get(p, "not_found").requests(&reqs).http(404),
+        case("approval message in a list, any case", Err_, ScopeMissing)
+            .get(p, "approval_list_mixed_case")
+            .requests(&reqs)
+            .detail(&["read_orders"]),
+        case("429 + Retry-After as HTTP-date", Warning, RateLimited)
+            .get(p, "rate_limited_http_date")
+            .requests(&reqs)
+            .rate(0.0, 40.0)
+            .retry(25),
+        case("HTML 502", Err_, ProviderUnavailable).get(p, "bad_gateway_html").requests(&reqs).http(502),
+        case("no scopes at all", Err_, ScopeMissing)
+            .get(p, "access_scopes_empty")
+            .requests(&reqs)
+            .scopes_valid(false)
+            .granted(&[("read_products", false), ("read_customers", false)])
+            .rate(39.0, 40.0),
     ] {
         run(&SHOPIFY, c).await;
     }

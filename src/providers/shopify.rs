@@ -12,15 +12,20 @@
 //! Rate limit: `X-Shopify-Shop-Api-Call-Limit: USED/BUCKET` (remaining = bucket − used); 429
 //! carries `Retry-After` (<https://shopify.dev/docs/api/usage/rate-limits>). Errors
 //! (<https://shopify.dev/docs/api/usage/response-codes>): 401 → `unauthorized` (invalid token
-//! or app uninstalled), 402 (frozen, unpaid) and 423 (locked) → `account_suspended`, 403
-//! "requires merchant approval for X scope" → `scope_missing`, other 403 → `forbidden`.
+//! or app uninstalled), 402 (frozen, unpaid) and 423 (locked, changelog "Admin API requests to
+//! locked stores will return a 423") → `account_suspended`, 403 "requires merchant approval for X
+//! scope" (matched in any letter case; `errors` a string, list or object) → `scope_missing`,
+//! other 403 → `forbidden`; 5xx and HTML bodies by status. 404 on `access_scopes.json`, which
+//! every live shop serves: Shopify's page only says "not found", providers.md says a closed or
+//! non-existent shop answers 404 and to classify it as account state, so it is
+//! `account_suspended` with a detail that also names a wrong `base_url`.
 //!
 //! Expiring offline tokens rotate their refresh token on every refresh, so
 //! `oauth2_refresh_token` is refused. Cannot be known: a token's expiry (only the token response
 //! at issue says it; there is no introspection).
 
 use super::common::basics;
-use super::common::{by_status, fail, json_body, unexpected, used_of_max};
+use super::common::{by_status, fail, json_body, short, unexpected, used_of_max};
 use super::Provider;
 use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
@@ -84,7 +89,7 @@ impl Provider for Shopify {
 
 fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or_default();
-    let errors = match json.get("errors") {
+    let errors = match json.get("errors").or_else(|| json.get("error")) {
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
         None => String::new(),
@@ -93,11 +98,22 @@ fn classify(resp: &ApiResponse) -> Failure {
         401 => fail(Reason::Unauthorized, "Shopify rejected the access token (invalid, revoked or app uninstalled)"),
         402 => fail(Reason::AccountSuspended, "the shop is frozen (402 Payment Required)"),
         423 => fail(Reason::AccountSuspended, "the shop is locked (423 Locked)"),
-        403 => match errors.split("approval for ").nth(1).and_then(|r| r.split_whitespace().next()) {
+        404 => fail(
+            Reason::AccountSuspended,
+            "Shopify found no shop here (404): the shop is closed, or base_url names no shop",
+        ),
+        403 => match approval_scope(&errors) {
             Some(scope) => fail(Reason::ScopeMissing, format!("Missing scope {scope} (requires merchant approval)")),
-            None => fail(Reason::Forbidden, format!("Shopify denied the request: {}", super::common::short(&errors))),
+            None => fail(Reason::Forbidden, format!("Shopify denied the request: {}", short(&errors))),
         },
         429 => fail(Reason::RateLimited, "Shopify rate limited the request (429)"),
         _ => by_status(resp),
     }
+}
+
+/// The scope in "…requires merchant approval for read_orders scope." (any letter case).
+fn approval_scope(errors: &str) -> Option<String> {
+    let at = errors.to_ascii_lowercase().find("approval for ")? + "approval for ".len();
+    let scope: String = errors[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    (!scope.is_empty()).then_some(scope)
 }
