@@ -832,6 +832,16 @@ async fn zendesk() {
             .retry(28)
             .http(503),
         case("unexpected body", Err_, UnexpectedResponse).get(tc, "unexpected_body").requests(&reqs),
+        case("403 naming the missing scope", Err_, ScopeMissing)
+            .get(tc, "missing_required_scope")
+            .requests(&reqs)
+            .detail(&["read"]),
+        case("null expiries, only ratelimit-* headers", Healthy, Ok)
+            .get(tc, "token_no_expiry")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .rate(650.0, 700.0),
+        case("HTML 401", Err_, Unauthorized).get(tc, "unauthorized_html").requests(&reqs).http(401),
     ] {
         run(&ZENDESK, c).await;
     }
@@ -843,6 +853,9 @@ async fn zendesk() {
             .get(me, "users_me_anonymous")
             .requests(&reqs)
             .http(200),
+        case("API token: anonymous user without an id field", Err_, Unauthorized)
+            .get(me, "users_me_no_id")
+            .requests(&reqs),
     ] {
         run(&ZENDESK_BASIC, c).await;
     }

@@ -12,7 +12,11 @@
 //! `expires_at`; null means no expiry. Rate limit: `X-Rate-Limit`/`X-Rate-Limit-Remaining`
 //! and `ratelimit-*` (<https://developer.zendesk.com/api-reference/introduction/rate-limits/>).
 //! Errors: 401 "Couldn't authenticate you" → `unauthorized` (no expired/revoked distinction),
-//! 403 → `forbidden`, 429 + `Retry-After` → `rate_limited`.
+//! 403 "You are missing the following required scopes: read" → `scope_missing` naming them (an
+//! OAuth token without the scope; Zendesk community thread
+//! <https://support.zendesk.com/hc/en-us/community/posts/4485954843162>), any other 403 →
+//! `forbidden`, 429 + `Retry-After` → `rate_limited`; 5xx and HTML bodies by status. A users/me
+//! answer whose `user.id` is null or absent is the anonymous user → `unauthorized`.
 //!
 //! Refresh grants return a new refresh token and delete the previous one, so
 //! `oauth2_refresh_token` is refused. Cannot be known: scopes of API tokens (they act as the user).
@@ -67,13 +71,14 @@ impl Provider for Zendesk {
         let body = json_body(cx, &resp)?;
         cx.findings.identity = cx.integration().base_url.host_str().map(String::from);
         if basic {
-            return match body.pointer("/user/id") {
-                Some(id) if id.is_number() => Ok(()),
+            // An anonymous user (`id` null or absent) means the credentials were not accepted.
+            return match body.get("user").filter(|u| u.is_object()) {
+                Some(user) if user.get("id").is_some_and(|id| id.is_number()) => Ok(()),
                 Some(_) => Err(fail(
                     Reason::Unauthorized,
                     "Zendesk answered as an anonymous user: the credentials were not accepted",
                 )),
-                None => Err(unexpected(cx, &resp, "users/me answered without user.id")),
+                None => Err(unexpected(cx, &resp, "users/me answered without a user")),
             };
         }
         let Some(token) = body.get("token") else {
@@ -93,11 +98,22 @@ impl Provider for Zendesk {
 fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or_default();
     let error = text(&json, "/error").or_else(|| text(&json, "/error/title")).unwrap_or("");
-    let description = text(&json, "/description").unwrap_or("");
+    let description = text(&json, "/description").or_else(|| text(&json, "/error/message")).unwrap_or("");
     match resp.status {
         401 => fail(Reason::Unauthorized, format!("Zendesk: {} (expired, revoked or wrong)", short(error))),
-        403 => fail(Reason::Forbidden, format!("Zendesk: {} {}", short(error), short(description))),
+        403 => match missing_scopes(description) {
+            Some(scopes) => fail(Reason::ScopeMissing, format!("Missing scope {scopes} (Zendesk 403)")),
+            None => fail(Reason::Forbidden, format!("Zendesk: {} {}", short(error), short(description))),
+        },
         429 => fail(Reason::RateLimited, "Zendesk rate limited the request (429)"),
         _ => by_status(resp),
     }
+}
+
+/// The scopes in "You are missing the following required scopes: read" (any letter case).
+fn missing_scopes(description: &str) -> Option<String> {
+    const MARK: &str = "missing the following required scopes:";
+    let at = description.to_ascii_lowercase().find(MARK)? + MARK.len();
+    let scopes = description[at..].trim().trim_end_matches('.').trim();
+    (!scopes.is_empty()).then(|| scopes.to_string())
 }
