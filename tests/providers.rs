@@ -898,6 +898,18 @@ async fn intercom() {
             .retry(40),
         case("5xx", Err_, ProviderUnavailable).get("/me", "server_error").requests(&reqs).http(500),
         case("unexpected body", Err_, UnexpectedResponse).get("/me", "unexpected_body").requests(&reqs),
+        case("403 forbidden naming a required scope", Err_, ScopeMissing)
+            .get("/me", "forbidden_required_scope")
+            .requests(&reqs)
+            .detail(&["read_conversations"]),
+        case("code matched case-insensitively", Err_, CredentialRevoked)
+            .get("/me", "token_revoked_upper")
+            .requests(&reqs),
+        case("token_blocked", Err_, CredentialRevoked).get("/me", "token_blocked").requests(&reqs),
+        case("missing_authorization", Err_, Unauthorized).get("/me", "missing_authorization").requests(&reqs),
+        case("503 service_unavailable", Err_, ProviderUnavailable).get("/me", "service_unavailable").requests(&reqs),
+        case("admin with only an id", Healthy, Ok).get("/me", "me_minimal").requests(&reqs),
+        case("HTML 502", Err_, ProviderUnavailable).get("/me", "bad_gateway_html").requests(&reqs).http(502),
     ] {
         run(&INTERCOM, c).await;
     }
