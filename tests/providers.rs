@@ -954,6 +954,20 @@ async fn pipedrive() {
             .retry(1),
         case("5xx", Err_, ProviderUnavailable).get(me, "server_error").requests(&reqs).http(500),
         case("unexpected body", Err_, UnexpectedResponse).get(me, "unexpected_body").requests(&reqs),
+        case("402 company account not open", Err_, AccountSuspended).get(me, "payment_required").requests(&reqs),
+        case("200 success:false with errorCode 401", Err_, Unauthorized)
+            .get(me, "success_false_401")
+            .requests(&reqs)
+            .http(200),
+        case("200 success:false without a code", Err_, UnexpectedResponse)
+            .get(me, "success_false_no_code")
+            .requests(&reqs),
+        case("success field absent", Healthy, Ok)
+            .get(me, "me_without_success")
+            .requests(&reqs)
+            .rate(79.0, 80.0)
+            .identity("Example OÜ"),
+        case("503 maintenance HTML", Err_, ProviderUnavailable).get(me, "maintenance_html").requests(&reqs).http(503),
     ] {
         run(&PIPEDRIVE, c).await;
     }

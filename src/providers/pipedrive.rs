@@ -9,7 +9,12 @@
 //! Scopes: only the OAuth token response's `scope`, so only knowable when the exporter runs the
 //! refresh grant. Rate limit: `x-ratelimit-limit`/`-remaining`, with `x-ratelimit-reset` in
 //! seconds until the window resets (<https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting>).
-//! Errors: 401 → `unauthorized`, 403 → `forbidden`, 429 → `rate_limited`.
+//! Errors (<https://pipedrive.readme.io/docs/core-api-concepts-http-status-codes>): 401 →
+//! `unauthorized`, 402 "Company account is not open (possible reason: trial expired, payment
+//! details not entered)" → `account_suspended`, 403 → `forbidden`, 429 → `rate_limited`, 5xx
+//! (503 "Scheduled maintenance") → `provider_unavailable`, whatever the body (HTML, empty). A 200
+//! with `success: false` (<https://pipedrive.readme.io/docs/core-api-concepts-responses>) is
+//! classified by its `errorCode`, else `unexpected_response`.
 //!
 //! Cannot be known: an API token's rights (full user rights, no scopes) and any expiry of an
 //! API token or a bare access token.
@@ -61,8 +66,17 @@ impl Provider for Pipedrive {
             return Err(classify(&resp));
         }
         let body = json_body(cx, &resp)?;
-        if body.get("success").and_then(|s| s.as_bool()) != Some(true) || body.pointer("/data/id").is_none() {
-            return Err(unexpected(cx, &resp, "users/me did not answer success with data.id"));
+        if body.get("success").and_then(|s| s.as_bool()) == Some(false) {
+            // "Upon success being false, an optional error parameter may be given"; classified
+            // like the status it names (`errorCode`), else as not the documented success.
+            return Err(match body.get("errorCode").and_then(|c| c.as_u64()).filter(|c| (400..600).contains(c)) {
+                Some(status) => classify(&ApiResponse { status: status as u16, ..resp.clone() }),
+                None => unexpected(cx, &resp, "users/me answered success: false"),
+            });
+        }
+        // `success` is optional in the generated BaseResponse; `data.id` identifies the user.
+        if body.pointer("/data/id").is_none() {
+            return Err(unexpected(cx, &resp, "users/me answered without data.id"));
         }
         cx.findings.identity = first_text(&body, &["/data/company_name", "/data/company_domain"]);
         Ok(())
@@ -74,6 +88,10 @@ fn classify(resp: &ApiResponse) -> Failure {
     let error = short(text(&json, "/error").unwrap_or(""));
     match resp.status {
         401 => fail(Reason::Unauthorized, format!("Pipedrive: {error}")),
+        402 => fail(
+            Reason::AccountSuspended,
+            format!("Pipedrive: the company account is not open (trial expired or payment missing) {error}"),
+        ),
         403 => fail(Reason::Forbidden, format!("Pipedrive: {error}")),
         429 => fail(Reason::RateLimited, "Pipedrive rate limited the request (429)"),
         _ => by_status(resp),
