@@ -1009,6 +1009,14 @@ async fn mailchimp() {
         case("rate limited", Warning, RateLimited).get(p, "rate_limited").requests(&reqs),
         case("5xx", Err_, ProviderUnavailable).get(p, "server_error").requests(&reqs).http(500),
         case("unexpected body", Err_, UnexpectedResponse).get(p, "unexpected_body").requests(&reqs),
+        case("403 User Disabled", Err_, AccountSuspended).get(p, "user_disabled").requests(&reqs),
+        case("403 Wrong Datacenter", Err_, Unauthorized)
+            .get(p, "wrong_datacenter")
+            .requests(&reqs)
+            .detail(&["data centre"]),
+        case("disabled named only in the title", Err_, CredentialRevoked).get(p, "disabled_title_only").requests(&reqs),
+        case("API Key Missing", Err_, Unauthorized).get(p, "api_key_missing").requests(&reqs),
+        case("HTML 502", Err_, ProviderUnavailable).get(p, "bad_gateway_html").requests(&reqs).http(502),
     ] {
         run(&MAILCHIMP, c).await;
     }

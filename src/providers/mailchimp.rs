@@ -11,16 +11,20 @@
 //! API keys go as Basic (any user name, the key as password) or bearer.
 //!
 //! Errors (problem+json `{type,title,status,detail,instance}`,
-//! <https://mailchimp.com/developer/marketing/docs/errors/>): 401 "API Key Invalid" →
-//! `unauthorized` (a wrong data centre looks the same), a disabled key → `credential_revoked`,
-//! 403 → `forbidden`, 429 → `rate_limited`.
+//! <https://mailchimp.com/developer/marketing/docs/errors/>, error glossary): 401 "API Key
+//! Invalid"/"API Key Missing" → `unauthorized` (a wrong data centre looks the same), 401 "API key
+//! has been disabled" → `credential_revoked`, 403 "User Disabled" ("This account has been
+//! disabled.") → `account_suspended`, 403 "Wrong Datacenter" → `unauthorized` (the key belongs to
+//! another data centre), other 403 → `forbidden`, 429 "Too Many Requests" → `rate_limited`, 5xx
+//! → `provider_unavailable`. Titles and details are matched case-insensitively; HTML or empty
+//! bodies are classified by status.
 //!
 //! Cannot be known: scopes (Mailchimp has none; tokens carry the user's full rights), expiry
 //! (keys and OAuth tokens do not expire), quota (no rate-limit headers; the limit is 10
 //! concurrent connections).
 
 use super::common::basics;
-use super::common::{by_status, fail, json_body, short, text, unexpected};
+use super::common::{by_status, fail, json_body, mentions, short, text, unexpected};
 use super::Provider;
 use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
@@ -98,14 +102,19 @@ fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or_default();
     let title = text(&json, "/title").unwrap_or("");
     let detail = text(&json, "/detail").unwrap_or("");
+    let says = |words: &str| mentions(title, words) || mentions(detail, words);
     match resp.status {
-        401 if detail.to_ascii_lowercase().contains("disabled") => {
-            fail(Reason::CredentialRevoked, format!("Mailchimp: {}", short(detail)))
-        }
+        401 if says("disabled") => fail(Reason::CredentialRevoked, format!("Mailchimp: {}", short(detail))),
         401 => fail(
             Reason::Unauthorized,
             format!("Mailchimp: {title} (an invalid key or the wrong data centre look the same)"),
         ),
+        403 if says("user disabled") || says("account has been disabled") => {
+            fail(Reason::AccountSuspended, format!("Mailchimp: the account is disabled ({})", short(detail)))
+        }
+        403 if says("wrong datacenter") || says("different datacenter") => {
+            fail(Reason::Unauthorized, format!("Mailchimp: the key belongs to another data centre ({})", short(detail)))
+        }
         403 => fail(Reason::Forbidden, format!("Mailchimp: {} {}", short(title), short(detail))),
         429 => fail(Reason::RateLimited, "Mailchimp rate limited the request (429)"),
         _ => by_status(resp),
