@@ -1046,6 +1046,11 @@ async fn notion() {
         case("rate_limited + Retry-After", Warning, RateLimited).get(me, "rate_limited").requests(&reqs).retry(5),
         case("5xx", Err_, ProviderUnavailable).get(me, "server_error").requests(&reqs).http(503),
         case("unexpected body", Err_, UnexpectedResponse).get(me, "unexpected_body").requests(&reqs),
+        case("409 conflict_error is transient", Err_, ProviderUnavailable).get(me, "conflict_error").requests(&reqs),
+        case("409 without a body", Err_, ProviderUnavailable).get(me, "conflict_no_body").requests(&reqs).http(409),
+        case("code matched case-insensitively", Err_, ScopeMissing).get(me, "restricted_mixed_case").requests(&reqs),
+        case("HTML 504", Err_, ProviderUnavailable).get(me, "gateway_timeout_html").requests(&reqs).http(504),
+        case("bot without name or workspace", Healthy, Ok).get(me, "bot_minimal").requests(&reqs),
     ] {
         let (_, reqs) = run(&NOTION, c).await;
         assert_eq!(reqs[0].header("notion-version"), Some("2025-09-03"));

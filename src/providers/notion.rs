@@ -11,7 +11,11 @@
 //! (no separate expired code), `restricted_resource` → `scope_missing` (a capability is
 //! missing), `object_not_found` → `forbidden` (not shared with the integration),
 //! `rate_limited` → `rate_limited` (`Retry-After`), `conflict_error`, `internal_server_error`,
-//! `service_overload`, `service_unavailable`, `gateway_timeout` → `provider_unavailable`.
+//! `service_overload`, `service_unavailable`, `gateway_timeout` → `provider_unavailable` (any
+//! 409 is transient). Codes match case-insensitively; the request-shape codes (`invalid_json`,
+//! `invalid_request_url`, `invalid_request`, `invalid_beta`, `validation_error`, and the 400
+//! `missing_version`) and HTML or empty bodies are classified by status (400 →
+//! `unexpected_response`, 5xx → `provider_unavailable`).
 //!
 //! A refresh returns a new access and refresh token
 //! (<https://developers.notion.com/reference/refresh-a-token>); Nango documents `invalid_grant`
@@ -20,7 +24,7 @@
 //! integrations), expiry (internal secrets do not expire), quota (no rate-limit headers).
 
 use super::common::basics;
-use super::common::{by_status, fail, first_text, json_body, short, text, unexpected};
+use super::common::{by_status, code, fail, first_text, json_body, short, text, unexpected};
 use super::Provider;
 use crate::config::Auth;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
@@ -69,8 +73,8 @@ impl Provider for Notion {
 
 fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or_default();
-    let code = text(&json, "/code").unwrap_or("");
-    let reason = match code {
+    let code = code(&json, "/code");
+    let reason = match code.as_str() {
         "unauthorized" => Reason::Unauthorized,
         "restricted_resource" => Reason::ScopeMissing,
         "object_not_found" => Reason::Forbidden,
@@ -78,7 +82,10 @@ fn classify(resp: &ApiResponse) -> Failure {
         "conflict_error" | "internal_server_error" | "service_overload" | "service_unavailable" | "gateway_timeout" => {
             Reason::ProviderUnavailable
         }
+        // 409 is transient whatever the body says (status-codes page).
+        _ if resp.status == 409 => Reason::ProviderUnavailable,
         _ => return by_status(resp),
     };
+    let code = if code.is_empty() { format!("HTTP {}", resp.status) } else { code };
     fail(reason, format!("Notion {code}: {}", short(text(&json, "/message").unwrap_or(""))))
 }
