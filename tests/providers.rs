@@ -1129,6 +1129,32 @@ async fn jira() {
             .get(me, "unexpected_body")
             .requests(&both)
             .scopes_valid(true),
+        case("429 with only an ISO-8601 reset (minutes)", Warning, RateLimited)
+            .get(ar, "resources")
+            .get(me, "rate_limited_reset_minutes")
+            .requests(&both)
+            .scopes_valid(true)
+            .rate(0.0, 350.0)
+            .retry(3600),
+        case("scope mismatch matched case-insensitively", Err_, ScopeMissing)
+            .get(ar, "resources")
+            .get(me, "scope_mismatch_mixed_case")
+            .requests(&both)
+            .scopes_valid(true),
+        case("site without scopes: grants unknown", Healthy, Ok)
+            .get(ar, "resources_without_scopes")
+            .get(me, "myself")
+            .requests(&both)
+            .rate(349.0, 350.0)
+            .identity("your-domain"),
+        case("503 + Retry-After", Err_, ProviderUnavailable)
+            .get(ar, "resources")
+            .get(me, "unavailable_retry_after")
+            .requests(&both)
+            .scopes_valid(true)
+            .retry(28)
+            .http(503),
+        case("HTML 502", Err_, ProviderUnavailable).get(ar, "bad_gateway_html").requests(&first),
     ] {
         run(&JIRA, c).await;
     }

@@ -8,10 +8,13 @@
 //! (<https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-myself/>). Identity:
 //! the site name, else `displayName`.
 //!
-//! Scopes: the site's `scopes[]` from accessible-resources. Errors: a scope mismatch is a
+//! Scopes: the site's `scopes[]` from accessible-resources (a site without the list leaves them
+//! unknown). An empty list is `forbidden`: the token authenticates but reaches no site (the app
+//! was removed from the site, or the user lost access to it). Errors: a scope mismatch is a
 //! **401** "Unauthorized; scope does not match" → `scope_missing` (JRACLOUD-69262); other 401 →
 //! `unauthorized`; 403 → `forbidden`; 429 + `Retry-After` (or the ISO-8601
-//! `X-RateLimit-Reset`) → `rate_limited`; `X-RateLimit-Limit`/`-Remaining` give the quota
+//! `X-RateLimit-Reset`, also read when shortened to minutes or with a `+0000` offset) →
+//! `rate_limited`; `X-RateLimit-Limit`/`-Remaining` give the quota
 //! (<https://developer.atlassian.com/cloud/jira/platform/rate-limiting/>). A refresh grant's 403
 //! `invalid_grant` is mapped by the token code (`credential_revoked`).
 //!
@@ -79,7 +82,8 @@ impl Provider for Jira {
         };
         match site.get("scopes").and_then(string_array) {
             Some(s) => cx.findings.granted_scopes = Some(s),
-            None => return Err(unexpected(cx, &resp, "accessible-resources answered a site without scopes[]")),
+            // The site is there, so the token works; without its scope list the grants are unknown.
+            None => tracing::debug!(body = %cx.preview(&resp.body), "accessible-resources site without scopes[]"),
         }
         let cloud_id = text(site, "/id").unwrap_or_default().to_string();
         let site_name = first_text(site, &["/name", "/url"]);
@@ -118,7 +122,7 @@ fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
         403 => fail(Reason::Forbidden, format!("Jira denied the request: {}", short(&message))),
         429 => {
             if cx.findings.retry_after.is_none() {
-                if let Some(at) = resp.header("x-ratelimit-reset").and_then(parse_rfc3339) {
+                if let Some(at) = resp.header("x-ratelimit-reset").and_then(parse_reset) {
                     cx.findings.retry_after = Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
                 }
             }
@@ -128,5 +132,38 @@ fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
             )
         }
         _ => by_status(resp),
+    }
+}
+
+/// `X-RateLimit-Reset`: an ISO-8601 timestamp — RFC 3339, or shortened to minutes
+/// (`2026-03-02T10:00Z`) or with a colon-less offset (`+0000`).
+fn parse_reset(raw: &str) -> Option<SystemTime> {
+    let raw = raw.trim();
+    if let Some(t) = parse_rfc3339(raw) {
+        return Some(t);
+    }
+    let (stamp, zone) = match raw.find(['Z', 'z', '+']).or_else(|| raw.rfind('-').filter(|i| *i > 10)) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "Z"),
+    };
+    let stamp = if stamp.len() == 16 { format!("{stamp}:00") } else { stamp.to_string() };
+    let zone = match zone {
+        z if z.len() == 5 && !z.contains(':') => format!("{}:{}", &z[..3], &z[3..]),
+        z => z.to_string(),
+    };
+    parse_rfc3339(&format!("{stamp}{zone}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_iso_8601_reset_forms() {
+        let full = parse_reset("2026-03-02T10:00:00Z").unwrap();
+        assert_eq!(parse_reset("2026-03-02T10:00Z"), Some(full));
+        assert_eq!(parse_reset("2026-03-02T10:00:00+0000"), Some(full));
+        assert_eq!(parse_reset("2026-03-02T11:00:00.000+01:00"), Some(full));
+        assert_eq!(parse_reset("soon"), None);
     }
 }
