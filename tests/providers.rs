@@ -137,6 +137,10 @@ async fn github() {
             .requests(&["GET /user", "GET /rate_limit"])
             .rate(4999.0, 5000.0),
         case("HTML 503", Err_, ProviderUnavailable).get("/user", "unicorn_html").requests(&user).http(503),
+        case("primary-limit message without headers", Warning, RateLimited)
+            .get("/user", "rate_limit_message_only")
+            .requests(&user)
+            .retry(58),
     ] {
         run(&GITHUB, c).await;
     }
@@ -363,6 +367,14 @@ async fn hubspot() {
             .requests(&first),
         case("401 without category", Err_, Unauthorized).get(details, "unauthorized_no_category").requests(&first),
         case("HTML 502", Err_, ProviderUnavailable).get(details, "bad_gateway_html").requests(&first).http(502),
+        case("portalId as a float", Healthy, Ok)
+            .auth(HUBSPOT_PAT, HUBSPOT_PAT_HEADER)
+            .get(details, "account_details_float_portal")
+            .post("/oauth/v2/private-apps/get/access-token-info", "private_app_info")
+            .requests(&pat_reqs)
+            .scopes_valid(true)
+            .rate(183.0, 190.0)
+            .identity("portal 62515"),
         case("refresh grant: BAD_REFRESH_TOKEN", Err_, CredentialRevoked)
             .auth(HUBSPOT_REFRESH, "Bearer unused")
             .post("/token", "bad_refresh_token")
@@ -691,6 +703,21 @@ async fn microsoft() {
     ] {
         let (_, reqs) = run(&MICROSOFT, c).await;
         assert!(reqs[0].query.as_deref().unwrap_or("").starts_with("$select="), "Graph calls select few fields");
+    }
+}
+
+const MS_REFRESH: &str =
+    "{type: oauth2_refresh_token, token_url: '{SIM}/v1.0/token', client_id: mid, client_secret: msecret, refresh_token: mrefresh}";
+
+#[tokio::test]
+async fn microsoft_refresh_grant_failures() {
+    for c in [
+        case("AADSTS700082: refresh token lapsed", Err_, TokenExpired)
+            .post("/v1.0/token", "token_aadsts700082")
+            .detail(&["AADSTS700082"]),
+        case("AADSTS50173: grant revoked", Err_, CredentialRevoked).post("/v1.0/token", "token_aadsts50173"),
+    ] {
+        run(&MICROSOFT, c.auth(MS_REFRESH, "Bearer unused").requests(&["POST /token"])).await;
     }
 }
 

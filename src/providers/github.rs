@@ -182,7 +182,10 @@ fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
             fail(Reason::RateLimited, "GitHub primary rate limit exhausted (x-ratelimit-remaining: 0)")
         }
         403 | 429
-            if lower.contains("secondary rate limit") || lower.contains("abuse detection") || resp.status == 429 =>
+            if lower.contains("secondary rate limit")
+                || lower.contains("rate limit exceeded")
+                || lower.contains("abuse detection")
+                || resp.status == 429 =>
         {
             retry_after_header(cx, resp);
             if cx.findings.retry_after.is_none() {

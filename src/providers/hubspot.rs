@@ -63,10 +63,11 @@ impl Provider for HubSpot {
             return Err(classify(&resp));
         }
         let body = json_body(cx, &resp)?;
-        if body.get("portalId").and_then(|p| p.as_u64()).is_none() {
+        // `portalId` is a `number` in HubSpot's SDK types: 62515 or 62515.0.
+        let Some(portal) = body.get("portalId").and_then(Value::as_f64).filter(|p| p.is_finite() && *p >= 0.0) else {
             return Err(unexpected(cx, &resp, "GET /account-info/v3/details answered without portalId"));
-        }
-        cx.findings.identity = Some(format!("portal {}", body["portalId"]));
+        };
+        cx.findings.identity = Some(format!("portal {}", portal as u64));
 
         let token = cx.secret().await?;
         let token = token.expose_secret();
