@@ -366,6 +366,7 @@ async fn hubspot() {
             .get(details, "expired_no_category")
             .requests(&first),
         case("401 without category", Err_, Unauthorized).get(details, "unauthorized_no_category").requests(&first),
+        case("403 without category", Err_, Forbidden).get(details, "forbidden_no_category").requests(&first),
         case("HTML 502", Err_, ProviderUnavailable).get(details, "bad_gateway_html").requests(&first).http(502),
         case("portalId as a float", Healthy, Ok)
             .auth(HUBSPOT_PAT, HUBSPOT_PAT_HEADER)
@@ -933,6 +934,8 @@ async fn intercom() {
             .get("/me", "token_revoked_upper")
             .requests(&reqs),
         case("token_blocked", Err_, CredentialRevoked).get("/me", "token_blocked").requests(&reqs),
+        case("token_not_found", Err_, Unauthorized).get("/me", "token_not_found").requests(&reqs),
+        case("action_forbidden", Err_, Forbidden).get("/me", "action_forbidden").requests(&reqs),
         case("missing_authorization", Err_, Unauthorized).get("/me", "missing_authorization").requests(&reqs),
         case("503 service_unavailable", Err_, ProviderUnavailable).get("/me", "service_unavailable").requests(&reqs),
         case("admin with only an id", Healthy, Ok).get("/me", "me_minimal").requests(&reqs),
