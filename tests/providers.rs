@@ -240,7 +240,7 @@ async fn stripe() {
         case("5xx", Err_, ProviderUnavailable).get("/v1/account", "server_error").requests(&acct).http(500),
         case("unexpected body", Err_, UnexpectedResponse).get("/v1/account", "unexpected_body").requests(&acct),
         case("400 with code rate_limit", Warning, RateLimited).get("/v1/account", "rate_limit_400").requests(&acct),
-        case("lock_timeout is transient contention", Warning, RateLimited)
+        case("429 lock_timeout (object contention)", Warning, RateLimited)
             .get("/v1/account", "lock_timeout")
             .requests(&acct),
         case("codes matched case-insensitively", Err_, TokenExpired)

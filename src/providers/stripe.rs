@@ -17,8 +17,9 @@
 //! permission (named in the message, e.g. `rak_balance_read`), 429 or code `rate_limit` is
 //! `rate_limited` (<https://docs.stripe.com/rate-limits>).
 //!
-//! Codes are matched case-insensitively; `lock_timeout` (object contention, "retry the request")
-//! is `rate_limited`, `secret_key_required` (a publishable key) is `unauthorized`, and 400 with
+//! Codes are matched case-insensitively; `lock_timeout` (object contention, "retry the request";
+//! a 429, as the SDKs' lock-timeout retries show: stripe/stripe-php#718) is `rate_limited` whatever
+//! the status, `secret_key_required` (a publishable key) is `unauthorized`, and 400 with
 //! code `rate_limit` is `rate_limited` as stripe-node maps it. Any other status, including HTML or
 //! empty bodies, is classified by status (5xx `api_error` → `provider_unavailable`).
 //!
