@@ -1216,6 +1216,8 @@ fn broader_scopes_satisfy_narrower_ones() {
     assert!(g("github", &["user"], "user:email"));
     assert!(g("github", &["repo"], "read:repo_hook"));
     assert!(!g("github", &["read:org"], "admin:org"));
+    // The scope table lists the package scopes as separate rows, not nested.
+    assert!(!g("github", &["write:packages"], "read:packages"));
     assert!(!g("github", &["repo:status"], "repo"));
     assert!(!g("github", &["read:org"], "write:org"));
     assert!(g("shopify", &["write_products"], "read_products"));

@@ -8,19 +8,22 @@
 //! separated). Scope implications follow GitHub's scope table ("Scopes for OAuth apps",
 //! <https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps>):
 //! `repo` covers `repo:status`, `repo_deployment`, `public_repo`, `repo:invite`,
-//! `security_events` and (per the `admin:repo_hook` row) repository hooks; `admin:X` covers `write:X` covers `read:X` for `org`, `repo_hook`,
-//! `public_key`, `gpg_key` and `ssh_signing_key`; `user` covers `read:user`, `user:email`,
-//! `user:follow`; `project` covers `read:project`; `write:packages` covers `read:packages`;
-//! `write:discussion` covers `read:discussion`; `admin:enterprise` covers
+//! `security_events` and (per the `admin:repo_hook` row) repository hooks; `admin:X` covers
+//! `write:X` covers `read:X` for `org`, `repo_hook`, `public_key`, `gpg_key` and
+//! `ssh_signing_key`; `user` covers `read:user`, `user:email`, `user:follow`; `project` covers
+//! `read:project`; `write:discussion` covers `read:discussion`; `admin:enterprise` covers
 //! `manage_runners:enterprise`, `manage_billing:enterprise` and `read:enterprise`.
 //!
-//! `write:packages` → `read:packages` is not in that table (the two are separate rows); it is
-//! kept because the token UI selects `read:packages` with `write:packages` (unverified).
+//! `write:packages`, `read:packages` and `delete:packages` are separate rows, not nested, and the
+//! Packages permissions page lists them separately ("delete:packages and read:packages"), so no
+//! implication is assumed between them.
 //!
 //! Expiry: the `GitHub-Authentication-Token-Expiration` header (`YYYY-MM-DD HH:MM:SS UTC`, or a
 //! numeric offset such as `-0800`, google/go-github#2649), sent for tokens that expire; a value in
 //! neither form leaves the expiry unknown, as go-github does. An empty `X-OAuth-Scopes` is a
-//! classic token with no scopes; an absent one (fine-grained, App tokens) leaves scopes unknown. Rate limit: `X-RateLimit-*` (read by the probe context);
+//! classic token with no scopes; an absent one (fine-grained, App tokens) leaves scopes unknown.
+//!
+//! Rate limit: `X-RateLimit-*` (read by the probe context);
 //! primary limits answer 403 or 429 with `x-ratelimit-remaining: 0` and an epoch
 //! `x-ratelimit-reset`, secondary limits say "secondary rate limit" and may send `Retry-After`
 //! (without one, "wait for at least one minute"); messages are matched case-insensitively
@@ -71,7 +74,6 @@ const COVERS: &[(&str, &str)] = &[
     ("user", "user:email"),
     ("user", "user:follow"),
     ("project", "read:project"),
-    ("write:packages", "read:packages"),
     ("write:discussion", "read:discussion"),
     ("admin:enterprise", "manage_runners:enterprise"),
     ("admin:enterprise", "manage_billing:enterprise"),

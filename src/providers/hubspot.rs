@@ -18,7 +18,9 @@
 //! `RATE_LIMITS` → `rate_limited` (with its `policyName`); categories are matched
 //! case-insensitively, and a 401/403/429/5xx without a category (or with an HTML body) is
 //! classified by status, a category-less 401 saying "expired" as `token_expired`. A refresh
-//! grant's `BAD_REFRESH_TOKEN` is mapped by the token code (`credential_revoked`). Rate limit: `X-HubSpot-RateLimit-Remaining`/`-Max` (10-second window) and
+//! grant's `BAD_REFRESH_TOKEN` is mapped by the token code (`credential_revoked`).
+//!
+//! Rate limit: `X-HubSpot-RateLimit-Remaining`/`-Max` (10-second window) and
 //! `X-HubSpot-RateLimit-Daily-Remaining`/`-Daily`; the tighter one is reported.
 //!
 //! Expiry: a bearer OAuth access token's `expires_in`; private-app tokens and refresh tokens
