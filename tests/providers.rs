@@ -870,6 +870,12 @@ async fn zendesk() {
             .scopes_valid(true)
             .rate(650.0, 700.0),
         case("HTML 401", Err_, Unauthorized).get(tc, "unauthorized_html").requests(&reqs).http(401),
+        case("global write covers tickets:write", Healthy, Ok)
+            .get(tc, "token_global_scopes")
+            .requests(&reqs)
+            .scopes_valid(true)
+            .granted(&[("read", true), ("tickets:write", true)])
+            .rate(699.0, 700.0),
     ] {
         run(&ZENDESK, c).await;
     }
@@ -1226,6 +1232,12 @@ fn broader_scopes_satisfy_narrower_ones() {
     assert!(g("google", &["https://www.googleapis.com/auth/drive"], "https://www.googleapis.com/auth/drive.readonly"));
     assert!(!g("google", &["https://www.googleapis.com/auth/drive.readonly"], "https://www.googleapis.com/auth/drive"));
     assert!(!g("slack", &["chat:write"], "chat:write.public"));
+    // Zendesk: no resource means every resource; no access means read and write.
+    assert!(g("zendesk", &["read"], "tickets:read"));
+    assert!(g("zendesk", &["tickets"], "tickets:write"));
+    assert!(!g("zendesk", &["tickets:read"], "read"));
+    assert!(!g("zendesk", &["read"], "tickets:write"));
+    assert!(!g("zendesk", &["users:read"], "tickets:read"));
 }
 
 // ---------------------------------------------------------------- config load

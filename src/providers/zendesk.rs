@@ -8,6 +8,10 @@
 //! (zendesk/zendesk_api_client_rb#27, blakmatrix/node-zendesk#152). No Zendesk-owned API
 //! description exists for these paths; shapes follow the reference pages above.
 //!
+//! Scope implication (<https://developer.zendesk.com/api-reference/ticketing/oauth/oauth_tokens/>,
+//! "Scopes"): a scope without a resource covers every resource (`read` ⊇ `tickets:read`) and a
+//! resource without an access covers both (`tickets` ⊇ `tickets:write`).
+//!
 //! Expiry: `refresh_token_expires_at` (the long-lived grant), else a bearer token's own
 //! `expires_at`; null means no expiry. Rate limit: `X-Rate-Limit`/`X-Rate-Limit-Remaining`
 //! and `ratelimit-*` (<https://developer.zendesk.com/api-reference/introduction/rate-limits/>).
@@ -55,6 +59,20 @@ impl Provider for Zendesk {
         match auth {
             Auth::Basic { .. } => Err(NO_SCOPES_USER_TOKEN),
             _ => Ok(()),
+        }
+    }
+
+    /// "If you don't specify a resource, access to all resources is assumed. If you don't specify
+    /// the access, read and write access are assumed" (OAuth Tokens, Scopes): `read` covers
+    /// `tickets:read`, `write` covers `users:write`, and `tickets` covers both `tickets:…`.
+    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
+        let has = |s: &str| granted.iter().any(|g| g == s);
+        if has(wanted) {
+            return true;
+        }
+        match wanted.split_once(':') {
+            Some((resource, access)) if matches!(access, "read" | "write") => has(access) || has(resource),
+            _ => false,
         }
     }
 
