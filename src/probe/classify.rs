@@ -107,7 +107,7 @@ pub fn classify_status(resp: &ApiResponse) -> Result<(), Failure> {
 /// The failure a Bearer challenge names, if it names one.
 pub fn classify_challenge(status: u16, c: &BearerChallenge) -> Option<Failure> {
     let desc = c.description.clone().unwrap_or_default();
-    match c.error.as_deref()? {
+    match c.error.as_deref()?.to_ascii_lowercase().as_str() {
         "invalid_token" => {
             let lower = desc.to_ascii_lowercase();
             if lower.contains("expired") {
@@ -161,6 +161,9 @@ mod tests {
         let f = classify_challenge(403, &c).unwrap();
         assert_eq!(f.reason, Reason::ScopeMissing);
         assert!(parse_bearer_challenge(r#"Basic realm="Shopify API Authentication""#).is_none());
+        let upper =
+            parse_bearer_challenge(r#"Bearer error="INVALID_TOKEN", error_description="Token Expired""#).unwrap();
+        assert_eq!(classify_challenge(401, &upper).unwrap().reason, Reason::TokenExpired);
         let bare = parse_bearer_challenge(r#"Bearer realm="x""#).unwrap();
         assert_eq!(bare.error, None);
     }

@@ -115,7 +115,8 @@ pub fn parse_token_response(body: &[u8], now: Instant) -> Result<CachedToken, Fa
 pub fn classify_token_error(status: u16, body: &[u8]) -> Failure {
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let field = |k: &str| json.as_ref().and_then(|j| j.get(k)).and_then(|v| v.as_str()).unwrap_or("").to_string();
-    let error = field("error");
+    // Codes are compared case-insensitively: some token endpoints capitalise them.
+    let error = field("error").to_ascii_lowercase();
     let description = field("error_description");
     let hubspot_status = field("status");
     match error.as_str() {
@@ -123,6 +124,12 @@ pub fn classify_token_error(status: u16, body: &[u8]) -> Failure {
             // Microsoft names lapsed grants by code; everything else is "re-authorise".
             if ["AADSTS700082", "AADSTS700084"].iter().any(|c| description.contains(c)) {
                 Failure::new(Reason::TokenExpired, format!("refresh token expired: {}", short(&description)))
+            } else if description.contains("AADSTS65001") {
+                // Microsoft: the user or admin has not consented to the requested permissions.
+                Failure::new(
+                    Reason::ScopeMissing,
+                    format!("consent missing for the requested scopes: {}", short(&description)),
+                )
             } else {
                 Failure::new(
                     Reason::CredentialRevoked,
