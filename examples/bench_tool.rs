@@ -288,11 +288,15 @@ async fn https_target(dir: PathBuf, max_seconds: u64) -> Result<(), BoxError> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Distinct names: with rcgen's default name on both, OpenSSL and Go take the server
+    // certificate for a self-signed one.
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "integration_exporter bench CA");
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let issuer = Issuer::from_params(&ca_params, &ca_key);
     let key = KeyPair::generate()?;
-    let cert =
-        CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?.signed_by(&key, &issuer)?;
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])?;
+    params.distinguished_name.push(rcgen::DnType::CommonName, "127.0.0.1");
+    let cert = params.signed_by(&key, &issuer)?;
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("ca.pem"), ca_cert.pem())?;
 
