@@ -6,8 +6,15 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ie-bench.XXXXXX")
-EXPORTER=$ROOT/target/release/integration_exporter
-TOOL=$ROOT/target/release/examples/bench_tool
+# FAT_LTO=1 builds with fat LTO and one codegen unit (through Cargo's environment overrides,
+# into target/fat-lto) to show what the release profile would give with them.
+TARGET_DIR=$ROOT/target
+if [ "${FAT_LTO:-0}" = 1 ]; then
+  export CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1
+  TARGET_DIR=$ROOT/target/fat-lto
+fi
+EXPORTER=$TARGET_DIR/release/integration_exporter
+TOOL=$TARGET_DIR/release/examples/bench_tool
 STARTED_PIDS=()
 LAST_PID=
 
@@ -29,7 +36,7 @@ log() { printf '%s\n' "$*" >&2; }
 # Builds the release binary and the benchmark helper.
 build() {
   log "building (release)..."
-  (cd "$ROOT" && cargo build --release --quiet --bin integration_exporter --example bench_tool)
+  (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET_DIR cargo build --release --quiet --bin integration_exporter --example bench_tool)
 }
 
 # Starts a command in the background, records its pid in LAST_PID and for cleanup.
@@ -95,7 +102,8 @@ machine() {
     "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" "$(nproc)" \
     "shared, not isolated" "$(awk '/MemTotal/ {print int($2/1024)}' /proc/meminfo)" "$(uname -r)"
   printf 'load average at start: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
-  printf 'commit: %s\n' "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  printf 'commit: %s; release profile: %s\n' "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    "$([ "${FAT_LTO:-0}" = 1 ] && echo "fat LTO, 1 codegen unit (FAT_LTO=1)" || echo "as in Cargo.toml")"
 }
 
 # Evaluates an arithmetic expression with awk: calc "1/3" [decimals]
