@@ -6,7 +6,10 @@ use crate::process_metrics::ProcessStats;
 use crate::reason::Status;
 use crate::store::{unix_seconds, IntegrationState};
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeLabel, EncodeLabelKey, EncodeLabelSet,
+    LabelKeyEncoder, LabelSetEncoder, MetricEncoder,
+};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use std::fmt::Write as _;
@@ -62,50 +65,144 @@ pub struct Snapshot {
 }
 
 #[derive(Debug)]
-struct SnapshotCollector(Snapshot);
+struct SnapshotCollector(Snapshot, Format);
+
+/// Starts a counter family. OpenMetrics names the family without `_total` and the encoder
+/// appends it to each sample; text 0.0.4 names the family `_total` too (in `# HELP` and
+/// `# TYPE`), and its samples are then written as they are (see [`counter_sample`]).
+fn counter_family<'s>(
+    enc: &'s mut DescriptorEncoder,
+    name: &'static str,
+    name_total: &'static str,
+    help: &str,
+    format: Format,
+) -> Result<MetricEncoder<'s>, std::fmt::Error> {
+    let name = match format {
+        Format::OpenMetrics => name,
+        Format::Text004 => name_total,
+    };
+    enc.encode_descriptor(name, help, None, MetricType::Counter)
+}
+
+/// Writes one sample of a family started with [`counter_family`].
+fn counter_sample<S, V>(family: &mut MetricEncoder, labels: &S, v: &V, format: Format) -> std::fmt::Result
+where
+    S: EncodeLabelSet,
+    V: EncodeCounterValue + EncodeGaugeValue,
+{
+    let mut sample = family.encode_family(labels)?;
+    match format {
+        Format::OpenMetrics => sample.encode_counter::<Labels<'_>, V, f64>(v, None),
+        Format::Text004 => sample.encode_gauge(v),
+    }
+}
 
 type Labels<'a> = Vec<(&'a str, &'a str)>;
 
-/// Series of one family for one integration: up to two extra labels and the value.
-type Series<'a> = Vec<(Option<(&'static str, &'a str)>, Option<(&'static str, &'a str)>, f64)>;
+/// Up to two labels a family adds after an integration's own (`status`, `scope`, `required`...).
+type Extra<'a> = [Option<(&'static str, &'a str)>; 2];
 
-fn base_labels(s: &IntegrationState) -> Labels<'_> {
-    let mut l: Labels<'_> = Vec::with_capacity(3 + s.config.labels.len());
-    l.push(("integration", s.config.name.as_str()));
-    l.push(("provider", s.config.provider.name()));
-    l.extend(s.config.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    l
+/// An integration's own labels — `integration`, `provider`, its static labels — rendered once
+/// per scrape, so that each of its series writes them as one piece of text: every label but
+/// the last value, escaped (`integration="a",provider="b",team`), and that last value.
+type Head<'a> = (String, &'a str);
+
+fn render_head(state: &IntegrationState) -> Head<'_> {
+    let config = &state.config;
+    let mut head = String::with_capacity(64);
+    head.push_str("integration=\"");
+    push_escaped(&mut head, &config.name);
+    head.push_str("\",provider");
+    let mut last = config.provider.name();
+    for (k, v) in &config.labels {
+        head.push_str("=\"");
+        push_escaped(&mut head, last);
+        head.push_str("\",");
+        head.push_str(k);
+        last = v;
+    }
+    (head, last)
 }
 
-/// Writes one gauge family: one series per integration for which `value` gives a number.
+/// Writes an already rendered run of labels where the encoder expects a label name.
+struct Rendered<'a>(&'a str);
+
+impl EncodeLabelKey for Rendered<'_> {
+    fn encode(&self, encoder: &mut LabelKeyEncoder) -> std::fmt::Result {
+        encoder.write_str(self.0)
+    }
+}
+
+/// Label values escaped the way the text formats want (`\\`, `\"`, `\n`).
+fn push_escaped(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// An integration's labels, then the family's extra ones.
+struct SeriesLabels<'a> {
+    head: &'a str,
+    last_value: &'a str,
+    extra: Extra<'a>,
+}
+
+impl EncodeLabelSet for SeriesLabels<'_> {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> std::fmt::Result {
+        (Rendered(self.head), self.last_value).encode(encoder.encode_label())?;
+        for (k, v) in self.extra.iter().flatten() {
+            (*k, *v).encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
+}
+
+/// Hands each of one integration's series in a family (extra labels and value) to a sink.
+type Sink<'s, 'a> = &'s mut dyn FnMut(Extra<'a>, f64) -> std::fmt::Result;
+
+/// Writes one gauge family: the series `series` gives for each integration. A family no
+/// integration has a value for is left out entirely.
 fn gauge_family<'a, F>(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
     states: &'a [Arc<IntegrationState>],
-    value: F,
+    heads: &'a [Head<'a>],
+    series: F,
 ) -> std::fmt::Result
 where
-    F: Fn(&'a IntegrationState) -> Series<'a>,
+    F: Fn(&'a IntegrationState, Sink<'_, 'a>) -> std::fmt::Result,
 {
-    let rows: Vec<_> = states.iter().map(|s| (s, value(s))).filter(|(_, v)| !v.is_empty()).collect();
-    if rows.is_empty() {
+    let any = states.iter().any(|s| {
+        let mut found = false;
+        let _ = series(s, &mut |_, _| {
+            found = true;
+            Ok(())
+        });
+        found
+    });
+    if !any {
         return Ok(());
     }
     let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
-    for (s, series) in rows {
-        for (extra1, extra2, v) in series {
-            let mut labels = base_labels(s);
-            labels.extend(extra1);
-            labels.extend(extra2);
-            family.encode_family(&labels)?.encode_gauge(&v)?;
-        }
+    for (s, (head, last_value)) in states.iter().zip(heads) {
+        let labels = |extra| SeriesLabels { head, last_value, extra };
+        series(s, &mut |extra, v| family.encode_family(&labels(extra))?.encode_gauge(&v))?;
     }
     Ok(())
 }
 
-fn one<'a>(v: Option<f64>) -> Series<'a> {
-    v.map(|v| vec![(None, None, v)]).unwrap_or_default()
+/// One series without extra labels, when there is a value.
+fn one(sink: Sink<'_, '_>, v: Option<f64>) -> std::fmt::Result {
+    match v {
+        Some(v) => sink([None, None], v),
+        None => Ok(()),
+    }
 }
 
 fn bool_num(b: bool) -> f64 {
@@ -119,22 +216,28 @@ fn bool_num(b: bool) -> f64 {
 impl SnapshotCollector {
     fn integration_families(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
         let st = &self.0.integrations;
-        let last = |s: &IntegrationState| s.last.clone();
+        let heads: Vec<Head<'_>> = st.iter().map(|s| render_head(s)).collect();
+        let hd = &heads[..];
         gauge_family(
             enc,
             "integration_up",
             "1 if the last probe found the connection usable (healthy or warning), else 0.",
             st,
-            |s| one(last(s).map(|r| bool_num(matches!(r.status, Status::Healthy | Status::Warning)))),
+            hd,
+            |s, out| one(out, s.last.as_ref().map(|r| bool_num(matches!(r.status, Status::Healthy | Status::Warning)))),
         )?;
         gauge_family(
             enc,
             "integration_status",
             "Current status, one-hot over unknown, healthy, warning, error.",
             st,
-            |s| {
+            hd,
+            |s, out| {
                 let cur = s.status();
-                Status::ALL.iter().map(|x| (Some(("status", x.as_str())), None, bool_num(*x == cur))).collect()
+                for x in Status::ALL {
+                    out([Some(("status", x.as_str())), None], bool_num(x == cur))?;
+                }
+                Ok(())
             },
         )?;
         gauge_family(
@@ -142,9 +245,10 @@ impl SnapshotCollector {
             "integration_failure_reason",
             "1 for the reason of the current warning or error status.",
             st,
-            |s| match &s.last {
-                Some(r) if r.status != Status::Healthy => vec![(Some(("reason", r.reason.as_str())), None, 1.0)],
-                _ => vec![],
+            hd,
+            |s, out| match &s.last {
+                Some(r) if r.status != Status::Healthy => out([Some(("reason", r.reason.as_str())), None], 1.0),
+                _ => Ok(()),
             },
         )?;
         gauge_family(
@@ -152,107 +256,123 @@ impl SnapshotCollector {
             "integration_auth_success",
             "1 if the credential authenticated in the last probe, 0 if it was refused.",
             st,
-            |s| one(s.last.as_ref().and_then(|r| r.auth_success).map(bool_num)),
+            hd,
+            |s, out| one(out, s.last.as_ref().and_then(|r| r.auth_success).map(bool_num)),
         )?;
         gauge_family(
             enc,
             "integration_scopes_valid",
             "1 if every required scope is granted; absent where scopes cannot be known.",
             st,
-            |s| one(s.last.as_ref().and_then(|r| r.scopes_valid).map(bool_num)),
+            hd,
+            |s, out| one(out, s.last.as_ref().and_then(|r| r.scopes_valid).map(bool_num)),
         )?;
-        gauge_family(enc, "integration_scope_granted", "1 if the configured scope is granted, per scope.", st, |s| {
-            match &s.last {
-                Some(r) => r
-                    .scopes
-                    .iter()
-                    .map(|c| {
-                        (
-                            Some(("scope", c.scope.as_str())),
-                            Some(("required", if c.required { "true" } else { "false" })),
-                            bool_num(c.granted),
-                        )
-                    })
-                    .collect(),
-                None => vec![],
-            }
-        })?;
+        gauge_family(
+            enc,
+            "integration_scope_granted",
+            "1 if the configured scope is granted, per scope.",
+            st,
+            hd,
+            |s, out| {
+                for c in s.last.iter().flat_map(|r| &r.scopes) {
+                    let required = if c.required { "true" } else { "false" };
+                    out([Some(("scope", c.scope.as_str())), Some(("required", required))], bool_num(c.granted))?;
+                }
+                Ok(())
+            },
+        )?;
         gauge_family(
             enc,
             "integration_api_latency_seconds",
             "Latency of the main check request in the last probe.",
             st,
-            |s| one(s.last.as_ref().and_then(|r| r.api_latency).map(|d| d.as_secs_f64())),
+            hd,
+            |s, out| one(out, s.last.as_ref().and_then(|r| r.api_latency).map(|d| d.as_secs_f64())),
         )?;
-        gauge_family(enc, "integration_probe_duration_seconds", "Wall time of the last whole probe.", st, |s| {
-            one(s.last.as_ref().map(|r| r.duration.as_secs_f64()))
-        })?;
+        gauge_family(
+            enc,
+            "integration_probe_duration_seconds",
+            "Wall time of the last whole probe.",
+            st,
+            hd,
+            |s, out| one(out, s.last.as_ref().map(|r| r.duration.as_secs_f64())),
+        )?;
         gauge_family(
             enc,
             "integration_http_status_code",
             "HTTP status of the main check request, 0 if none.",
             st,
-            |s| one(s.last.as_ref().map(|r| f64::from(r.http_status))),
+            hd,
+            |s, out| one(out, s.last.as_ref().map(|r| f64::from(r.http_status))),
         )?;
         gauge_family(
             enc,
             "integration_credential_expiry_timestamp_seconds",
             "When the long-lived credential expires, where known.",
             st,
-            |s| one(s.last.as_ref().and_then(|r| r.credential_expiry).map(unix_seconds)),
+            hd,
+            |s, out| one(out, s.last.as_ref().and_then(|r| r.credential_expiry).map(unix_seconds)),
         )?;
         gauge_family(
             enc,
             "integration_rate_limit_remaining",
             "Requests left in the provider's rate-limit window, where sent.",
             st,
-            |s| one(s.last.as_ref().and_then(|r| r.rate_limit).map(|r| r.remaining)),
+            hd,
+            |s, out| one(out, s.last.as_ref().and_then(|r| r.rate_limit).map(|r| r.remaining)),
         )?;
         gauge_family(
             enc,
             "integration_rate_limit_limit",
             "Size of the provider's rate-limit window, where sent.",
             st,
-            |s| one(s.last.as_ref().and_then(|r| r.rate_limit).map(|r| r.limit)),
+            hd,
+            |s, out| one(out, s.last.as_ref().and_then(|r| r.rate_limit).map(|r| r.limit)),
         )?;
-        gauge_family(enc, "integration_last_probe_timestamp_seconds", "End of the last probe.", st, |s| {
-            one(s.last.as_ref().map(|r| unix_seconds(r.finished_at)))
+        gauge_family(enc, "integration_last_probe_timestamp_seconds", "End of the last probe.", st, hd, |s, out| {
+            one(out, s.last.as_ref().map(|r| unix_seconds(r.finished_at)))
         })?;
         gauge_family(
             enc,
             "integration_last_success_timestamp_seconds",
             "End of the last probe that was healthy or warning.",
             st,
-            |s| one(s.last_success.map(unix_seconds)),
+            hd,
+            |s, out| one(out, s.last_success.map(unix_seconds)),
         )?;
-        gauge_family(enc, "integration_status_change_timestamp_seconds", "When the status last changed.", st, |s| {
-            one(Some(unix_seconds(s.status_changed_at)))
-        })?;
+        gauge_family(
+            enc,
+            "integration_status_change_timestamp_seconds",
+            "When the status last changed.",
+            st,
+            hd,
+            |s, out| one(out, Some(unix_seconds(s.status_changed_at))),
+        )?;
         gauge_family(
             enc,
             "integration_probe_interval_seconds",
             "The configured background probe interval.",
             st,
-            |s| one(Some(s.config.settings.interval.as_secs_f64())),
+            hd,
+            |s, out| one(out, Some(s.config.settings.interval.as_secs_f64())),
         )?;
-        self.probes_total(enc)?;
-        gauge_family(enc, "integration_info", "Static facts about the integration; always 1.", st, |s| {
-            vec![(Some(("auth_type", s.config.auth.auth_type().as_str())), None, 1.0)]
+        self.probes_total(enc, hd)?;
+        gauge_family(enc, "integration_info", "Static facts about the integration; always 1.", st, hd, |s, out| {
+            out([Some(("auth_type", s.config.auth.auth_type().as_str())), None], 1.0)
         })
     }
 
-    fn probes_total(&self, enc: &mut DescriptorEncoder) -> std::fmt::Result {
+    fn probes_total(&self, enc: &mut DescriptorEncoder, heads: &[Head<'_>]) -> std::fmt::Result {
         if self.0.integrations.is_empty() {
             return Ok(());
         }
-        let mut family =
-            enc.encode_descriptor("integration_probes", "Probes by resulting status.", None, MetricType::Counter)?;
-        for s in &self.0.integrations {
-            let p = s.probes;
+        let help = "Probes by resulting status.";
+        let mut family = counter_family(enc, "integration_probes", "integration_probes_total", help, self.1)?;
+        for (state, (head, last_value)) in self.0.integrations.iter().zip(heads) {
+            let p = state.probes;
             for (result, n) in [("healthy", p.healthy), ("warning", p.warning), ("error", p.error)] {
-                let mut labels = base_labels(s);
-                labels.push(("result", result));
-                family.encode_family(&labels)?.encode_counter::<Labels<'_>, u64, f64>(&n, None)?;
+                let labels = SeriesLabels { head, last_value, extra: [Some(("result", result)), None] };
+                counter_sample(&mut family, &labels, &n, self.1)?;
             }
         }
         Ok(())
@@ -284,14 +404,15 @@ impl SnapshotCollector {
             vec![],
             e.reload_success_time,
         )?;
-        let mut family = enc.encode_descriptor(
+        let mut family = counter_family(
+            enc,
             "integration_exporter_ondemand_probes",
+            "integration_exporter_ondemand_probes_total",
             "On-demand probes by outcome.",
-            None,
-            MetricType::Counter,
+            self.1,
         )?;
         for (result, n) in [("probed", e.ondemand[0]), ("cached", e.ondemand[1]), ("rejected", e.ondemand[2])] {
-            family.encode_family(&vec![("result", result)])?.encode_counter::<Labels<'_>, u64, f64>(&n, None)?;
+            counter_sample(&mut family, &[("result", result)], &n, self.1)?;
         }
         self.process_families(enc, &e.process)
     }
@@ -299,14 +420,14 @@ impl SnapshotCollector {
     fn process_families(&self, enc: &mut DescriptorEncoder, p: &ProcessStats) -> std::fmt::Result {
         let empty: Labels<'_> = vec![];
         if let Some(cpu) = p.cpu_seconds {
-            enc.encode_descriptor(
+            let mut family = counter_family(
+                enc,
                 "process_cpu_seconds",
+                "process_cpu_seconds_total",
                 "Total user and system CPU time spent in seconds.",
-                None,
-                MetricType::Counter,
-            )?
-            .encode_family(&empty)?
-            .encode_counter::<Labels<'_>, f64, f64>(&cpu, None)?;
+                self.1,
+            )?;
+            counter_sample(&mut family, &empty, &cpu, self.1)?;
         }
         let gauges = [
             ("process_resident_memory_bytes", "Resident memory size in bytes.", p.resident_memory_bytes),
@@ -338,51 +459,25 @@ impl Collector for SnapshotCollector {
     }
 }
 
-/// Encodes a snapshot in the requested format.
+/// Roughly what one probed integration takes on a scrape (about 19 series); sizing the
+/// buffer up front saves copying a multi-megabyte text while it grows.
+const BYTES_PER_INTEGRATION: usize = 2600;
+
+/// Encodes a snapshot in the requested format, in one pass (no rewrite of one format into
+/// the other).
 pub fn encode(snapshot: Snapshot, format: Format) -> String {
+    let capacity = 8 * 1024 + snapshot.integrations.len() * BYTES_PER_INTEGRATION;
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(SnapshotCollector(snapshot)));
-    let mut out = String::with_capacity(64 * 1024);
-    if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+    registry.register_collector(Box::new(SnapshotCollector(snapshot, format)));
+    let mut out = String::with_capacity(capacity);
+    let encoded = match format {
+        // OpenMetrics ends with `# EOF`; text 0.0.4 has no such line.
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
+        Format::Text004 => prometheus_client::encoding::text::encode_registry(&mut out, &registry),
+    };
+    if encoded.is_err() {
         out.clear();
         out.push_str("# encoding failed\n");
-    }
-    match format {
-        Format::OpenMetrics => out,
-        Format::Text004 => to_text_004(&out),
-    }
-}
-
-/// Rewrites OpenMetrics text as Prometheus text 0.0.4: counters are named with their
-/// `_total` suffix in `# HELP`/`# TYPE`, and `# UNIT`/`# EOF` lines are dropped.
-fn to_text_004(om: &str) -> String {
-    let mut counters: Vec<&str> = Vec::new();
-    for line in om.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            if let Some(name) = rest.strip_suffix(" counter") {
-                counters.push(name);
-            }
-        }
-    }
-    let mut out = String::with_capacity(om.len());
-    for line in om.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        let rewritten = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
-            let rest = line.strip_prefix(prefix)?;
-            let (name, tail) = rest.split_once(' ')?;
-            counters.contains(&name).then(|| format!("{prefix}{name}_total {tail}"))
-        });
-        match rewritten {
-            Some(l) => {
-                let _ = writeln!(out, "{l}");
-            }
-            None => {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
     }
     out
 }

@@ -21,8 +21,9 @@ pub struct HistoryEntry {
     pub status: Status,
     /// Reason it found.
     pub reason: Reason,
-    /// Reason in words.
-    pub detail: String,
+    /// Reason in words; shared with the entry before when it says the same (it mostly does).
+    #[serde(serialize_with = "serialize_str")]
+    pub detail: Arc<str>,
     /// Main request latency in seconds.
     pub latency_seconds: Option<f64>,
     /// Main request status.
@@ -33,6 +34,10 @@ pub struct HistoryEntry {
 
 fn serialize_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(unix_seconds(*t))
+}
+
+fn serialize_str<S: serde::Serializer>(t: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t)
 }
 
 /// Seconds since the epoch as a float.
@@ -133,10 +138,13 @@ impl Store {
     }
 
     /// Records a probe result for `name` (ignored if the integration was removed meanwhile).
+    ///
+    /// The state is updated in place when no reader holds it, and copied (copy-on-write)
+    /// only when one does, e.g. a scrape in progress: a probe costs no copy of the history.
     pub fn record(&self, name: &str, result: Arc<ProbeResult>) {
         let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
-        let Some(old) = states.get(name) else { return };
-        let mut s = (**old).clone();
+        let Some(slot) = states.get_mut(name) else { return };
+        let s = Arc::make_mut(slot);
         let changed = s.status() != result.status;
         if changed {
             s.status_changed_at = result.finished_at;
@@ -149,18 +157,30 @@ impl Store {
         if matches!(result.status, Status::Healthy | Status::Warning) {
             s.last_success = Some(result.finished_at);
         }
-        s.history.push_front(HistoryEntry {
-            finished_at: result.finished_at,
-            status: result.status,
-            reason: result.reason,
-            detail: result.detail.clone(),
-            latency_seconds: result.api_latency.map(|d| d.as_secs_f64()),
-            http_status: result.http_status,
-            status_changed: changed,
-        });
-        s.history.truncate(self.history_limit);
+        if self.history_limit > 0 {
+            let detail = match s.history.front() {
+                Some(prev) if *prev.detail == *result.detail => prev.detail.clone(),
+                _ => Arc::from(result.detail.as_str()),
+            };
+            if s.history.len() >= self.history_limit {
+                s.history.truncate(self.history_limit - 1);
+            } else if s.history.len() == s.history.capacity() {
+                // Grow by doubling, but never past the limit (a deque's own doubling would
+                // leave up to half of a full history's room unused, for every integration).
+                let want = (s.history.len() * 2).max(4).min(self.history_limit);
+                s.history.reserve_exact(want - s.history.len());
+            }
+            s.history.push_front(HistoryEntry {
+                finished_at: result.finished_at,
+                status: result.status,
+                reason: result.reason,
+                detail,
+                latency_seconds: result.api_latency.map(|d| d.as_secs_f64()),
+                http_status: result.http_status,
+                status_changed: changed,
+            });
+        }
         s.last = Some(result);
-        states.insert(name.to_string(), Arc::new(s));
     }
 
     /// A consistent snapshot of every integration, ordered by name.
