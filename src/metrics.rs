@@ -459,14 +459,14 @@ impl Collector for SnapshotCollector {
     }
 }
 
-/// Roughly what one probed integration takes on a scrape (about 19 series); sizing the
-/// buffer up front saves copying a multi-megabyte text while it grows.
-const BYTES_PER_INTEGRATION: usize = 2600;
-
 /// Encodes a snapshot in the requested format, in one pass (no rewrite of one format into
 /// the other).
 pub fn encode(snapshot: Snapshot, format: Format) -> String {
-    let capacity = 8 * 1024 + snapshot.integrations.len() * BYTES_PER_INTEGRATION;
+    // Not sized up front from the number of integrations: with glibc, freeing a buffer that
+    // large raises its mmap threshold, and the next scrape's buffer then comes from (and is
+    // kept by) the heap, about 20 MB more resident at 10,000 integrations, for about 15%
+    // quicker encoding. Grown by doubling, a buffer this large stays mmapped and is returned.
+    let capacity = 64 * 1024;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(SnapshotCollector(snapshot, format)));
     let mut out = String::with_capacity(capacity);
