@@ -202,7 +202,7 @@ impl App {
     /// of starting a probe.
     async fn join_or_start(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse_fresh: bool) -> OnDemand {
         // The store follows the config and finds a name in O(log n); the config's list is
-        // searched linearly, which at 10,000 integrations costs more than the probe itself.
+        // searched linearly (thousands of comparisons per lookup in a large fleet).
         let Some(integration) = self.store.get(name).map(|s| s.config.clone()) else { return OnDemand::Unknown };
         let fut = {
             let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
