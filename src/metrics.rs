@@ -481,3 +481,62 @@ pub fn encode(snapshot: Snapshot, format: Format) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::time::SystemTime;
+
+    fn snapshot(yaml: &str) -> Snapshot {
+        let config = Config::parse(yaml, "t.yml").unwrap();
+        let now = SystemTime::now();
+        let integrations = config
+            .integrations
+            .iter()
+            .map(|c| {
+                Arc::new(IntegrationState {
+                    config: c.clone(),
+                    last: None,
+                    status_changed_at: now,
+                    last_success: None,
+                    probes: Default::default(),
+                    history: Default::default(),
+                })
+            })
+            .collect();
+        Snapshot { integrations, exporter: None }
+    }
+
+    const YAML: &str = "integrations:\n  - name: a\n    provider: http\n    base_url: http://127.0.0.1:9\n    \
+        labels: {team: \"x\\\"y\\\\z\\nw\", zone: \"\"}\n    auth: {type: bearer, token: t}\n    check: {path: /c}\n  \
+        - name: b\n    provider: http\n    base_url: http://127.0.0.1:9\n    auth: {type: bearer, token: t}\n    \
+        check: {path: /c}\n";
+
+    #[test]
+    fn rendered_labels_are_escaped_and_ordered_like_the_encoder_does() {
+        let text = encode(snapshot(YAML), Format::Text004);
+        assert!(
+            text.contains(
+                "integration_status{integration=\"a\",provider=\"http\",team=\"x\\\"y\\\\z\\nw\",zone=\"\",status=\"unknown\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("integration_status{integration=\"b\",provider=\"http\",status=\"unknown\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn counters_are_named_for_each_format() {
+        let text = encode(snapshot(YAML), Format::Text004);
+        assert!(text.contains("# TYPE integration_probes_total counter\n"), "{text}");
+        assert!(text.contains("\nintegration_probes_total{integration=\"b\",provider=\"http\",result=\"error\"} 0\n"));
+        assert!(!text.contains("# EOF") && !text.contains("_total_total"), "{text}");
+        let om = encode(snapshot(YAML), Format::OpenMetrics);
+        assert!(om.contains("# TYPE integration_probes counter\n"), "{om}");
+        assert!(om.contains("\nintegration_probes_total{integration=\"b\",provider=\"http\",result=\"error\"} 0\n"));
+        assert!(om.ends_with("# EOF\n"), "{om}");
+    }
+}

@@ -208,3 +208,51 @@ impl Store {
 pub fn age(t: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(t).unwrap_or(Duration::ZERO)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Failure;
+
+    fn store(limit: usize) -> Store {
+        let yaml = "integrations:\n  - name: a\n    provider: http\n    base_url: http://127.0.0.1:9\n    \
+                    auth: {type: bearer, token: t}\n    check: {path: /c}\n";
+        let s = Store::new(limit);
+        s.sync(&Config::parse(yaml, "t.yml").unwrap());
+        s
+    }
+
+    fn result(detail: &str) -> Arc<ProbeResult> {
+        Arc::new(ProbeResult::from_failure(Failure::new(Reason::Timeout, detail), SystemTime::now()))
+    }
+
+    #[test]
+    fn history_keeps_the_newest_up_to_the_limit_and_shares_repeated_details() {
+        let s = store(3);
+        for d in ["one", "two", "same", "same", "same"] {
+            s.record("a", result(d));
+        }
+        let st = s.get("a").unwrap();
+        let details: Vec<&str> = st.history.iter().map(|h| &*h.detail).collect();
+        assert_eq!(details, ["same", "same", "same"]);
+        assert!(Arc::ptr_eq(&st.history[0].detail, &st.history[1].detail));
+        assert!(st.history.capacity() <= 4, "room for {} entries", st.history.capacity());
+        assert_eq!(st.probes.error, 5);
+        assert!(st.history.iter().all(|h| !h.status_changed), "only the evicted first entry changed status");
+
+        let none = store(0);
+        none.record("a", result("x"));
+        assert!(none.get("a").unwrap().history.is_empty());
+    }
+
+    #[test]
+    fn a_reader_keeps_the_state_it_took() {
+        let s = store(10);
+        s.record("a", result("first"));
+        let held = s.get("a").unwrap();
+        s.record("a", result("second"));
+        assert_eq!(held.history.len(), 1);
+        assert_eq!(&*held.history[0].detail, "first");
+        assert_eq!(s.get("a").unwrap().history.len(), 2);
+    }
+}
