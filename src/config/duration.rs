@@ -1,6 +1,5 @@
 //! Prometheus-style durations: `90s`, `15m`, `4h`, `7d`, `1h30m`, `500ms`.
 
-use std::fmt;
 use std::time::Duration;
 
 /// Why a duration string was refused.
@@ -82,16 +81,6 @@ pub fn format_duration(d: Duration) -> String {
         }
     }
     out
-}
-
-/// A duration that prints in Prometheus form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PromDuration(pub Duration);
-
-impl fmt::Display for PromDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_duration(self.0))
-    }
 }
 
 #[cfg(test)]

@@ -100,23 +100,6 @@ pub fn expand_env(template: &str) -> Result<String, SecretError> {
     Ok(out)
 }
 
-/// The names of `${VAR}` references in a template, for validation messages.
-pub fn referenced_vars(template: &str) -> Vec<String> {
-    let mut vars = Vec::new();
-    let mut rest = template;
-    while let Some(pos) = rest.find("${") {
-        let body = &rest[pos + 2..];
-        match body.find('}') {
-            Some(end) => {
-                vars.push(body[..end].to_string());
-                rest = &body[end + 1..];
-            }
-            None => break,
-        }
-    }
-    vars
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -261,11 +261,6 @@ impl SimServer {
         *self.routes.write().unwrap_or_else(|p| p.into_inner()) = routes;
     }
 
-    /// Adds routes (earlier routes win on overlap).
-    pub fn add_routes(&self, routes: Vec<Route>) {
-        self.routes.write().unwrap_or_else(|p| p.into_inner()).extend(routes);
-    }
-
     /// Requests received so far.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()

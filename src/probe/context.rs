@@ -251,14 +251,6 @@ impl<'a> ProbeContext<'a> {
         }
     }
 
-    /// The Basic user name, when auth is basic.
-    pub fn basic_username(&self) -> Option<String> {
-        match &self.integration.auth {
-            Auth::Basic { username, .. } => crate::config::secret::expand_env(username).ok(),
-            _ => None,
-        }
-    }
-
     async fn credential(&mut self) -> Result<&Credential, Failure> {
         if self.credential.is_none() {
             let c = self.resolve_credential().await?;
