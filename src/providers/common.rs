@@ -130,13 +130,6 @@ pub fn retry_after_epoch(cx: &mut ProbeContext<'_>, resp: &ApiResponse, header: 
     }
 }
 
-/// Records `Retry-After` whatever the status (the context reads it only on 429 and 503).
-pub fn retry_after_header(cx: &mut ProbeContext<'_>, resp: &ApiResponse) {
-    if let Some(d) = resp.header("retry-after").and_then(|v| classify::parse_retry_after(v, SystemTime::now())) {
-        cx.findings.retry_after = Some(d);
-    }
-}
-
 /// Whether the configured secret is used as is (the owner renews it by hand), so the token's
 /// own expiry is the credential's. With an OAuth grant the exporter renews the access token
 /// itself and only the long-lived grant's expiry counts (SPEC §6).

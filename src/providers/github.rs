@@ -36,9 +36,7 @@
 //! for expired, revoked and mistyped tokens.
 
 use super::common::basics;
-use super::common::{
-    by_status, fail, implied, json_body, mentions, retry_after_epoch, retry_after_header, short, text, unexpected,
-};
+use super::common::{by_status, fail, implied, json_body, mentions, retry_after_epoch, short, text, unexpected};
 use super::http::{parse_rfc3339, split_scopes};
 use super::Provider;
 use crate::config::Auth;
@@ -177,7 +175,7 @@ fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
             ),
         ),
         403 | 429 if quota_exhausted(resp) => {
-            retry_after_header(cx, resp);
+            // `Retry-After`, when sent, was already recorded by `cx.send`.
             if cx.findings.retry_after.is_none() {
                 retry_after_epoch(cx, resp, "x-ratelimit-reset");
             }
@@ -189,7 +187,6 @@ fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
                 || lower.contains("abuse detection")
                 || resp.status == 429 =>
         {
-            retry_after_header(cx, resp);
             if cx.findings.retry_after.is_none() {
                 // "Otherwise, wait for at least one minute before retrying" (rate-limits page).
                 cx.findings.retry_after = Some(std::time::Duration::from_secs(60));
