@@ -63,10 +63,11 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// Whether this shard serves `name`. Jump consistent hashing over a stable hash, so
-    /// going from N to N+1 shards moves only about 1/(N+1) of the integrations.
+    /// Whether this shard serves `name`. Rendezvous (highest random weight) hashing over a
+    /// stable hash: each name goes to the slice that scores it highest, so going from N to
+    /// N+1 shards moves only the names the new slice now wins, about 1/(N+1) of them.
     pub fn owns(&self, name: &str) -> bool {
-        jump_hash(fnv1a(name.as_bytes()), self.count) == self.index
+        rendezvous_owner(fnv1a(name.as_bytes()), self.count) == self.index
     }
 }
 
@@ -75,15 +76,19 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// Lamping and Veach's jump consistent hash.
-pub fn jump_hash(mut key: u64, buckets: u32) -> u32 {
-    let (mut b, mut j): (i64, i64) = (-1, 0);
-    while j < i64::from(buckets) {
-        b = j;
-        key = key.wrapping_mul(2_862_933_555_777_941_757).wrapping_add(1);
-        j = ((b + 1) as f64 * ((1u64 << 31) as f64 / ((key >> 33) + 1) as f64)) as i64;
-    }
-    u32::try_from(b).unwrap_or(0)
+/// The slice among `count` (at least 1) that scores `key` highest.
+pub fn rendezvous_owner(key: u64, count: u32) -> u32 {
+    // The score must mix key and slice thoroughly: with a weak mix, neighbouring slices would
+    // win correlated sets of names and the slices would be uneven.
+    (0..count).max_by_key(|&slice| splitmix64(key ^ splitmix64(u64::from(slice)))).unwrap_or(0)
+}
+
+/// The finaliser of Steele, Lea and Flood's SplitMix64: a bijective 64-bit mix.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// What an on-demand probe request got.
@@ -244,7 +249,10 @@ impl App {
             let permits = app.permits.load_full();
             let _permit = permits.acquire().await.ok();
             let known_expiry = app.store.get(&integration.name).and_then(|s| s.last.as_ref()?.credential_expiry);
-            crate::probe::with_known_expiry(app.engine.probe(&integration, timeout).await, known_expiry)
+            // Boxed only once a permit is held: the probe's state (kilobytes) then exists for at
+            // most max_concurrency probes, not for every queued one of a large fleet's cycle.
+            let probe = Box::pin(app.engine.probe(&integration, timeout));
+            crate::probe::with_known_expiry(probe.await, known_expiry)
         });
         async move {
             let result = match handle.await {

@@ -10,6 +10,7 @@
 //! - [`store`]: the latest result and recent history of every integration;
 //! - [`metrics`]: a Prometheus collector over an immutable snapshot of the store;
 //! - [`server`]: the HTTP endpoints;
+//! - [`tls`]: the TLS crypto provider shared by the server and the outbound clients;
 //! - [`demo`]: the built-in simulated SaaS API used by `demo` mode and the tests.
 #![forbid(unsafe_code)]
 // Non-test code must not panic on bad input: every unwrap/expect is either removed or justified.
@@ -29,6 +30,7 @@ pub mod reason;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 /// Version of this build, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

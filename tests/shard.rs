@@ -1,5 +1,5 @@
 //! `--shard I/N`: the slices partition the integrations completely and disjointly, and going
-//! from N to N+1 shards moves only about 1/(N+1) of them (jump consistent hashing).
+//! from N to N+1 shards moves only about 1/(N+1) of them (rendezvous hashing).
 
 use integration_exporter::app::Shard;
 

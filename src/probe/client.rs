@@ -33,6 +33,7 @@ impl ClientPool {
 }
 
 fn build_client(tls: &TlsConfig) -> Result<reqwest::Client, Failure> {
+    crate::tls::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("integration_exporter/", env!("CARGO_PKG_VERSION")))
         .redirect(same_origin_redirects())

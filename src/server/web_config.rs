@@ -203,7 +203,7 @@ fn build_tls(t: &RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
             return Err(format!("max_version {:?} is not supported; use TLS12 or TLS13", max.value));
         }
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = crate::tls::crypto_provider();
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
         .map_err(|e| format!("TLS versions: {e}"))?;
@@ -267,7 +267,7 @@ fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
         return Err(format!("cert_file {} holds no certificate", cert.display()));
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("key_file {}: {e}", key.display()))?;
-    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let provider = crate::tls::crypto_provider();
     let signing =
         provider.key_provider.load_private_key(key_der).map_err(|e| format!("key_file {}: {e}", key.display()))?;
     let ck = CertifiedKey::new(chain, signing);
