@@ -300,7 +300,7 @@ async fn https_target(dir: PathBuf, max_seconds: u64) -> Result<(), BoxError> {
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("ca.pem"), ca_cert.pem())?;
 
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = integration_exporter::tls::crypto_provider();
     let key_der = rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
     let tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
