@@ -11,102 +11,149 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-/// One entry of an integration's recent history, packed into 24 bytes: a fleet of 10,000
-/// integrations keeps a million of them at the default `--history.limit`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryEntry {
+/// An integration's recent probe results, newest first, at most `--history.limit` of them.
+///
+/// Kept compact because a fleet of 10,000 integrations holds a million entries at the default
+/// limit: each result is packed into 16 bytes, and the details (the reason in words, which
+/// rarely changes from one probe to the next) are stored once per run of equal text.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Newest first.
+    entries: VecDeque<Packed>,
+    /// The entries' details as runs of equal text, newest first: (entries in the run, text).
+    details: VecDeque<(u32, Arc<str>)>,
+}
+
+/// One result, packed.
+#[derive(Debug, Clone, Copy)]
+struct Packed {
     /// End of the probe: whole seconds since the epoch (until 2106) and the milliseconds.
     finished_secs: u32,
+    /// Main request latency in microseconds, [`NO_LATENCY`] when there was none.
+    latency_micros: u32,
     finished_millis: u16,
     /// Main request status (0 when none was answered).
     http_status: u16,
-    /// Main request latency in microseconds, [`NO_LATENCY`] when there was none.
-    latency_micros: u32,
-    status: Status,
+    /// The status is the reason's ([`Reason::status`]), so it is not stored.
     reason: Reason,
     status_changed: bool,
-    /// Shared with the entry before when it says the same (it mostly does). A thin pointer:
-    /// `Arc<str>` would take 16 bytes in every entry.
-    detail: Arc<Box<str>>,
 }
 
 const NO_LATENCY: u32 = u32::MAX;
 
-impl HistoryEntry {
-    /// The entry for `result`; `before` is the newest entry so far, whose detail is reused
-    /// when equal.
-    fn new(result: &ProbeResult, before: Option<&HistoryEntry>, status_changed: bool) -> HistoryEntry {
+impl Packed {
+    fn new(result: &ProbeResult, status_changed: bool) -> Packed {
         let since_epoch = result.finished_at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let detail = match before {
-            Some(b) if **b.detail == *result.detail => b.detail.clone(),
-            _ => Arc::new(result.detail.as_str().into()),
-        };
-        HistoryEntry {
+        Packed {
             finished_secs: u32::try_from(since_epoch.as_secs()).unwrap_or(u32::MAX),
-            // subsec_millis() < 1000 always fits.
-            finished_millis: since_epoch.subsec_millis() as u16,
-            http_status: result.http_status,
             // Saturates at 71 minutes, far beyond any probe timeout.
             latency_micros: result
                 .api_latency
                 .map_or(NO_LATENCY, |d| u32::try_from(d.as_micros()).unwrap_or(NO_LATENCY - 1)),
-            status: result.status,
+            // subsec_millis() < 1000 always fits.
+            finished_millis: since_epoch.subsec_millis() as u16,
+            http_status: result.http_status,
             reason: result.reason,
             status_changed,
-            detail,
         }
     }
 
-    /// End of the probe (millisecond precision).
-    pub fn finished_at(&self) -> SystemTime {
-        SystemTime::UNIX_EPOCH
-            + Duration::from_secs(u64::from(self.finished_secs))
-            + Duration::from_millis(u64::from(self.finished_millis))
-    }
-
-    /// Status it found.
-    pub fn status(&self) -> Status {
-        self.status
-    }
-
-    /// Reason it found.
-    pub fn reason(&self) -> Reason {
-        self.reason
-    }
-
-    /// Reason in words.
-    pub fn detail(&self) -> &str {
-        &self.detail
-    }
-
-    /// Main request latency (microsecond precision), if a request was answered.
-    pub fn latency(&self) -> Option<Duration> {
-        (self.latency_micros != NO_LATENCY).then(|| Duration::from_micros(u64::from(self.latency_micros)))
-    }
-
-    /// Main request HTTP status, 0 when none was answered.
-    pub fn http_status(&self) -> u16 {
-        self.http_status
-    }
-
-    /// Whether the status differed from the probe before.
-    pub fn status_changed(&self) -> bool {
-        self.status_changed
+    fn unpack(self, detail: &str) -> HistoryEntry<'_> {
+        HistoryEntry {
+            finished_at: SystemTime::UNIX_EPOCH
+                + Duration::from_secs(u64::from(self.finished_secs))
+                + Duration::from_millis(u64::from(self.finished_millis)),
+            status: self.reason.status(),
+            reason: self.reason,
+            detail,
+            latency: (self.latency_micros != NO_LATENCY).then(|| Duration::from_micros(u64::from(self.latency_micros))),
+            http_status: self.http_status,
+            status_changed: self.status_changed,
+        }
     }
 }
 
-impl serde::Serialize for HistoryEntry {
+impl History {
+    /// Adds `result` as the newest entry, dropping the oldest beyond `limit` (at least 1).
+    fn push(&mut self, result: &ProbeResult, status_changed: bool, limit: usize) {
+        while self.entries.len() >= limit {
+            self.drop_oldest();
+        }
+        if self.entries.len() == self.entries.capacity() {
+            // Room for the whole history at once (also after a copy-on-write clone, which
+            // keeps only the room it needs): the memory a fleet needs is reached on the first
+            // cycle and stays flat, without the deque's doubling past the limit.
+            self.entries.reserve_exact(limit - self.entries.len());
+        }
+        self.entries.push_front(Packed::new(result, status_changed));
+        match self.details.front_mut() {
+            Some((n, text)) if **text == *result.detail => *n += 1,
+            _ => self.details.push_front((1, Arc::from(result.detail.as_str()))),
+        }
+    }
+
+    fn drop_oldest(&mut self) {
+        self.entries.pop_back();
+        if let Some((n, _)) = self.details.back_mut() {
+            *n -= 1;
+            if *n == 0 {
+                self.details.pop_back();
+            }
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries, newest first.
+    pub fn iter(&self) -> impl Iterator<Item = HistoryEntry<'_>> {
+        let details = self.details.iter().flat_map(|(n, text)| std::iter::repeat_n(&**text, *n as usize));
+        self.entries.iter().zip(details).map(|(p, detail)| p.unpack(detail))
+    }
+}
+
+impl serde::Serialize for History {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut m = s.serialize_struct("HistoryEntry", 7)?;
-        m.serialize_field("finished_at", &unix_seconds(self.finished_at()))?;
-        m.serialize_field("status", &self.status)?;
-        m.serialize_field("reason", &self.reason)?;
-        m.serialize_field("detail", self.detail())?;
-        m.serialize_field("latency_seconds", &self.latency().map(|d| d.as_secs_f64()))?;
-        m.serialize_field("http_status", &self.http_status)?;
-        m.serialize_field("status_changed", &self.status_changed)?;
-        m.end()
+        s.collect_seq(self.iter())
+    }
+}
+
+/// One entry of an integration's recent history.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct HistoryEntry<'a> {
+    /// End of the probe (millisecond precision); seconds since the epoch in JSON.
+    #[serde(serialize_with = "serialize_time")]
+    pub finished_at: SystemTime,
+    /// Status it found.
+    pub status: Status,
+    /// Reason it found.
+    pub reason: Reason,
+    /// Reason in words.
+    pub detail: &'a str,
+    /// Main request latency (microsecond precision), if a request was answered; seconds in JSON.
+    #[serde(rename = "latency_seconds", serialize_with = "serialize_seconds")]
+    pub latency: Option<Duration>,
+    /// Main request HTTP status, 0 when none was answered.
+    pub http_status: u16,
+    /// Whether the status differed from the probe before.
+    pub status_changed: bool,
+}
+
+fn serialize_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(unix_seconds(*t))
+}
+
+fn serialize_seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
     }
 }
 
@@ -140,7 +187,7 @@ pub struct IntegrationState {
     /// Probe counts.
     pub probes: ProbeCounts,
     /// Recent results, newest first.
-    pub history: VecDeque<HistoryEntry>,
+    pub history: History,
 }
 
 impl IntegrationState {
@@ -151,7 +198,7 @@ impl IntegrationState {
             status_changed_at: now,
             last_success: None,
             probes: ProbeCounts::default(),
-            history: VecDeque::new(),
+            history: History::default(),
         }
     }
 
@@ -228,15 +275,7 @@ impl Store {
             s.last_success = Some(result.finished_at);
         }
         if self.history_limit > 0 {
-            let entry = HistoryEntry::new(&result, s.history.front(), changed);
-            if s.history.len() >= self.history_limit {
-                s.history.truncate(self.history_limit - 1);
-            } else if s.history.capacity() == 0 {
-                // Room for the whole history at once: the memory a fleet needs is reached
-                // on the first cycle and then stays flat, with no reallocations on the way.
-                s.history.reserve_exact(self.history_limit);
-            }
-            s.history.push_front(entry);
+            s.history.push(&result, changed, self.history_limit);
         }
         s.last = Some(result);
     }
@@ -291,12 +330,12 @@ mod tests {
             s.record("a", result(d));
         }
         let st = s.get("a").unwrap();
-        let details: Vec<&str> = st.history.iter().map(|h| h.detail()).collect();
+        let details: Vec<&str> = st.history.iter().map(|h| h.detail).collect();
         assert_eq!(details, ["same", "same", "same"]);
-        assert!(Arc::ptr_eq(&st.history[0].detail, &st.history[1].detail));
-        assert_eq!(st.history.capacity(), 3, "room for exactly the limit");
+        assert_eq!(st.history.details.len(), 1, "one run of equal details: {:?}", st.history.details);
+        assert_eq!(st.history.entries.capacity(), 3, "room for exactly the limit");
         assert_eq!(st.probes.error, 5);
-        assert!(st.history.iter().all(|h| !h.status_changed()), "only the evicted first entry changed status");
+        assert!(st.history.iter().all(|h| !h.status_changed), "only the evicted first entry changed status");
 
         let none = store(0);
         none.record("a", result("x"));
@@ -304,39 +343,68 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_is_24_bytes_and_keeps_what_the_result_said() {
-        assert_eq!(std::mem::size_of::<HistoryEntry>(), 24);
+    fn details_follow_their_entries_as_old_ones_are_dropped() {
+        let s = store(4);
+        let sequence = ["a", "b", "b", "c", "a", "a", "d", "d", "d", "e"];
+        for (i, d) in sequence.iter().enumerate() {
+            s.record("a", result(d));
+            let want: Vec<&str> = sequence[..=i].iter().rev().take(4).copied().collect();
+            let st = s.get("a").unwrap();
+            let got: Vec<&str> = st.history.iter().map(|h| h.detail).collect();
+            assert_eq!(got, want, "after {} results", i + 1);
+            let runs: u32 = st.history.details.iter().map(|(n, _)| n).sum();
+            assert_eq!(runs as usize, st.history.len(), "runs cover exactly the entries");
+        }
+    }
+
+    #[test]
+    fn an_entry_packs_into_16_bytes_and_keeps_what_the_result_said() {
+        assert_eq!(std::mem::size_of::<Packed>(), 16);
         let finished_at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_000_000_123);
         let r = ProbeResult {
             api_latency: Some(Duration::from_micros(48_250)),
             http_status: 401,
             ..ProbeResult::from_failure(Failure::new(Reason::TokenExpired, "token expired"), finished_at)
         };
-        let e = HistoryEntry::new(&r, None, true);
-        assert_eq!(e.finished_at(), finished_at);
-        assert_eq!((e.status(), e.reason(), e.detail()), (Status::Error, Reason::TokenExpired, "token expired"));
+        let mut h = History::default();
+        h.push(&r, true, 10);
+        h.push(&ProbeResult { api_latency: None, ..r.clone() }, false, 10);
+        let e: Vec<HistoryEntry> = h.iter().collect();
+        let want = HistoryEntry {
+            finished_at,
+            status: Status::Error,
+            reason: Reason::TokenExpired,
+            detail: "token expired",
+            latency: None,
+            http_status: 401,
+            status_changed: false,
+        };
         assert_eq!(
-            (e.latency(), e.http_status(), e.status_changed()),
-            (Some(Duration::from_micros(48_250)), 401, true)
+            e,
+            [want, HistoryEntry { latency: Some(Duration::from_micros(48_250)), status_changed: true, ..want }]
         );
-        let json = serde_json::to_value(&e).unwrap();
-        assert_eq!(json["finished_at"], 1_796_000_000.123);
-        assert_eq!(json["latency_seconds"], 0.04825);
-        assert_eq!(json["reason"], "token_expired");
-        let none = HistoryEntry::new(&ProbeResult { api_latency: None, ..r }, Some(&e), false);
-        assert_eq!(none.latency(), None);
-        assert!(Arc::ptr_eq(&none.detail, &e.detail), "same words, one allocation");
-        assert_eq!(serde_json::to_value(&none).unwrap()["latency_seconds"], serde_json::Value::Null);
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json[1]["finished_at"], 1_796_000_000.123);
+        assert_eq!(json[1]["latency_seconds"], 0.04825);
+        assert_eq!(json[0]["latency_seconds"], serde_json::Value::Null);
+        assert_eq!(json[0]["reason"], "token_expired");
+        assert_eq!(json[0]["status"], "error");
+        assert_eq!(json[0]["detail"], "token expired");
     }
 
     #[test]
     fn a_reader_keeps_the_state_it_took() {
         let s = store(10);
-        s.record("a", result("first"));
+        for _ in 0..3 {
+            s.record("a", result("first"));
+        }
         let held = s.get("a").unwrap();
         s.record("a", result("second"));
-        assert_eq!(held.history.len(), 1);
-        assert_eq!(held.history[0].detail(), "first");
-        assert_eq!(s.get("a").unwrap().history.len(), 2);
+        assert_eq!(held.history.len(), 3);
+        assert!(held.history.iter().all(|h| h.detail == "first"));
+        let now = s.get("a").unwrap();
+        assert_eq!(now.history.len(), 4);
+        // The copy made for the writer is given room up to the limit, never beyond it.
+        assert_eq!(now.history.entries.capacity(), 10);
     }
 }

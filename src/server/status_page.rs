@@ -327,7 +327,8 @@ fn granted_list(r: &ProbeResult) -> String {
 
 fn history(s: &IntegrationState, now: SystemTime) -> Markup {
     // The oldest entry kept is not counted: its "change" may be the first result ever.
-    let changes = s.history.iter().rev().skip(1).filter(|h| h.status_changed()).count();
+    let entries: Vec<HistoryEntry> = s.history.iter().collect();
+    let changes = entries.iter().take(entries.len().saturating_sub(1)).filter(|h| h.status_changed).count();
     html! {
         details {
             summary {
@@ -339,8 +340,8 @@ fn history(s: &IntegrationState, now: SystemTime) -> Markup {
                 p.muted { "No probe yet." }
             } @else {
                 ol.hist {
-                    @for (i, h) in s.history.iter().enumerate() {
-                        (history_entry(h, s.history.get(i + 1), now))
+                    @for (i, h) in entries.iter().enumerate() {
+                        (history_entry(h, entries.get(i + 1), now))
                     }
                 }
             }
@@ -350,19 +351,19 @@ fn history(s: &IntegrationState, now: SystemTime) -> Markup {
 
 fn history_entry(h: &HistoryEntry, before: Option<&HistoryEntry>, now: SystemTime) -> Markup {
     html! {
-        li class=(if h.status_changed() { "changed" } else { "" }) {
-            span.t title=(rfc3339(h.finished_at())) { (ago(h.finished_at(), now)) }
-            (pill(h.status()))
-            span.hreason { (h.reason().describe()) }
-            @if h.reason() != Reason::Ok { span.detail { (h.detail()) } }
+        li class=(if h.status_changed { "changed" } else { "" }) {
+            span.t title=(rfc3339(h.finished_at)) { (ago(h.finished_at, now)) }
+            (pill(h.status))
+            span.hreason { (h.reason.describe()) }
+            @if h.reason != Reason::Ok { span.detail { (h.detail) } }
             span.muted.small {
-                @if let Some(l) = h.latency() { (millis(l)) }
-                @if h.http_status() != 0 { " · HTTP " (h.http_status()) }
+                @if let Some(l) = h.latency { (millis(l)) }
+                @if h.http_status != 0 { " · HTTP " (h.http_status) }
             }
-            @if h.status_changed() {
+            @if h.status_changed {
                 span.change {
                     @match before {
-                        Some(b) => { "status changed from " (b.status().as_str()) },
+                        Some(b) => { "status changed from " (b.status.as_str()) },
                         None => "first result",
                     }
                 }
