@@ -15,7 +15,6 @@ use integration_exporter::demo::sim::{Fixture, Route};
 use integration_exporter::probe::{ProbeResult, RateLimit, ScopeCheck};
 use integration_exporter::reason::Reason;
 use integration_exporter::store::{IntegrationState, ProbeCounts};
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -171,7 +170,7 @@ pub fn states(config: &Config, now: SystemTime) -> Vec<Arc<IntegrationState>> {
                 status_changed_at: now - Duration::from_secs(3600),
                 last_success: Some(now),
                 probes: ProbeCounts { healthy: 40 + i as u64 % 7, warning: i as u64 % 3, error: i as u64 % 2 },
-                history: VecDeque::new(),
+                history: Default::default(),
                 last: Some(last),
             })
         })
