@@ -65,7 +65,9 @@ fn apply(app: &Arc<App>, config: &Config, tasks: &mut HashMap<String, (u64, Join
 
 async fn probe_loop(app: Arc<App>, name: String) {
     loop {
-        let Some(result) = app.probe(&name, None).await else { return };
+        // Boxed: the probe's state then exists only while it runs, and the task every
+        // integration keeps between probes stays a few hundred bytes.
+        let Some(result) = Box::pin(app.probe(&name, None)).await else { return };
         let Some(integration) = app.store.get(&name).map(|s| s.config.clone()) else { return };
         let jitter = rand::rng().random_range(0.9..=1.1);
         let delay = next_delay(&integration.settings, &result, SystemTime::now(), jitter);

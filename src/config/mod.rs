@@ -286,8 +286,9 @@ pub struct IntegrationConfig {
     pub tls: TlsConfig,
     /// Effective probe settings.
     pub settings: Settings,
-    /// The generic provider's check.
-    pub check: Option<HttpCheck>,
+    /// The generic provider's check (boxed: only `http` integrations have one, and a fleet of
+    /// presets should not carry its room in every config).
+    pub check: Option<Box<HttpCheck>>,
     /// Notes shown on `/config` and logged at load (e.g. scopes that cannot be checked).
     pub notes: Vec<String>,
     /// Changes whenever anything about the integration changes, secrets included; a reload
@@ -612,7 +613,7 @@ impl Validator<'_> {
             scopes,
             tls,
             settings,
-            check,
+            check: check.map(Box::new),
             notes,
             fingerprint: 0,
         };
