@@ -8,13 +8,15 @@
 # probe cycle time against its bound ceil(N/256) x 50 ms; resident memory after the first cycle
 # and after the scrapes; `/metrics` scrape time over keep-alive (median of 15 scrapes, per series).
 # Then the growth fitted over the sizes, and memory over repeated cycles at the largest size
-# (interval 5s, CYCLES cycles), with the default --history.limit 100 and with SHORT_HISTORY.
-# Takes about 4 minutes after the build.
-# Environment: SIZES ("1000 3000 10000"), RUNS (3), CYCLES (8), SHORT_HISTORY (3), PORT (19115).
+# (interval 1s, FLAT_DELAY ms simulated latency, CYCLES cycles), with the default
+# --history.limit 100 and with SHORT_HISTORY. Takes about 7 minutes after the build.
+# Environment: SIZES ("1000 3000 10000"), RUNS (3), CYCLES (100), SHORT_HISTORY (3),
+# FLAT_DELAY (10), PORT (19115).
 source "$(dirname "$0")/lib.sh"
 SIZES=${SIZES:-"1000 3000 10000"}
 RUNS=${RUNS:-3}
-CYCLES=${CYCLES:-8}
+CYCLES=${CYCLES:-100}
+FLAT_DELAY=${FLAT_DELAY:-10}
 SHORT_HISTORY=${SHORT_HISTORY:-3}
 PORT=${PORT:-19115}
 CONC=256
@@ -83,25 +85,33 @@ for spec in "config load (ms):2" "first cycle (s):3" "RSS after cycle (kB):4" "s
 done
 
 largest=$(tr ' ' '\n' <<<"$SIZES" | sort -n | tail -1)
-"$TOOL" fleet-config --n "$largest" --api "$API" --max-concurrency "$CONC" --interval 5s --out "$WORK/flat.yml"
-# Default --history.limit (100): the recent-results history grows by one entry per integration
-# per cycle until it is full. A short limit shows whether anything else grows.
+# Memory over repeated cycles: a faster simulated API (FLAT_DELAY ms) and a 1 s interval, so
+# that CYCLES cycles take about CYCLES seconds. With the default --history.limit 100 the whole
+# history is reserved on an integration's first result; a short limit shows whether anything
+# else grows.
+start "$TOOL" sim --delay-ms "$FLAT_DELAY" --url-file "$WORK/flat-sim.url" --max-seconds 900
+wait_file "$WORK/flat-sim.url" 10
+FLAT_API=$(cat "$WORK/flat-sim.url")
+"$TOOL" fleet-config --n "$largest" --api "$FLAT_API" --max-concurrency "$CONC" --interval 1s --out "$WORK/flat.yml"
 for limit in 100 "$SHORT_HISTORY"; do
-  log "memory over $CYCLES cycles at N=$largest (interval 5s, --history.limit $limit)..."
-  curl -sf -o /dev/null "$API/__bench/reset"
+  log "memory over $CYCLES cycles at N=$largest (interval 1s, --history.limit $limit)..."
+  curl -sf -o /dev/null "$FLAT_API/__bench/reset"
   start "$EXPORTER" --config.file "$WORK/flat.yml" --web.listen-address "127.0.0.1:$PORT" --log.level warn \
     --history.limit "$limit"
   pid=$LAST_PID
-  "$TOOL" cycles --sim "$API" --n "$largest" --cycles "$CYCLES" --pid "$pid" --delay-ms "$DELAY" \
-    --max-seconds $((CYCLES * 8 + 30)) >"$WORK/flat-$limit.txt"
+  "$TOOL" cycles --sim "$FLAT_API" --n "$largest" --cycles "$CYCLES" --pid "$pid" --delay-ms "$FLAT_DELAY" \
+    --max-seconds $((CYCLES * 3 + 30)) >"$WORK/flat-$limit.txt"
   stop "$pid"
 done
 echo
-echo "## memory over repeated cycles: $largest integrations, interval 5s (±10% jitter)"
+echo "## memory over repeated cycles: $largest integrations, interval 1s (±10% jitter), simulated latency ${FLAT_DELAY} ms"
 echo
 echo "| cycle | probes so far | RSS, --history.limit 100 | RSS, --history.limit $SHORT_HISTORY |"
 echo "|---|---|---|---|"
 paste -d'|' "$WORK/flat-100.txt" "$WORK/flat-$SHORT_HISTORY.txt" | while IFS='|' read -r a b; do
-  printf '| %s | %s | %s MB | %s MB |\n' "$(field "$a" cycle)" "$(field "$a" requests)" \
+  k=$(field "$a" cycle)
+  # Every cycle up to 5, then every tenth and the last.
+  [ "$k" -le 5 ] || [ $((k % 10)) = 0 ] || [ "$k" = "$CYCLES" ] || continue
+  printf '| %s | %s | %s MB | %s MB |\n' "$k" "$(field "$a" requests)" \
     "$(calc "$(field "$a" rss_kb)/1024" 1)" "$(calc "$(field "$b" rss_kb)/1024" 1)"
 done

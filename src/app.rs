@@ -54,11 +54,13 @@ pub struct Shard {
 impl Shard {
     /// Parses `I/N` with 0 <= I < N.
     pub fn parse(s: &str) -> Result<Shard, String> {
-        let (i, n) = s.split_once('/').ok_or_else(|| format!("--shard {s:?}: write it as I/N, e.g. 0/3"))?;
-        let index: u32 = i.trim().parse().map_err(|_| format!("--shard {s:?}: I must be a whole number"))?;
-        let count: u32 = n.trim().parse().map_err(|_| format!("--shard {s:?}: N must be a whole number"))?;
+        // The value may come from the flag or from its environment variable: name both.
+        let at = format!("--shard (INTEGRATION_EXPORTER_SHARD) {s:?}");
+        let (i, n) = s.split_once('/').ok_or_else(|| format!("{at}: write it as I/N, e.g. 0/3"))?;
+        let index: u32 = i.trim().parse().map_err(|_| format!("{at}: I must be a whole number"))?;
+        let count: u32 = n.trim().parse().map_err(|_| format!("{at}: N must be a whole number"))?;
         if count == 0 || index >= count {
-            return Err(format!("--shard {s:?}: need 0 <= I < N (slices are numbered from 0)"));
+            return Err(format!("{at}: need 0 <= I < N (slices are numbered from 0)"));
         }
         Ok(Shard { index, count })
     }

@@ -50,7 +50,7 @@ pub struct Cli {
     #[arg(long = "web.max-requests", global = true, default_value_t = 40)]
     pub max_requests: usize,
     /// Serve only the integrations whose names hash to slice I of N (`I/N`, I from 0).
-    #[arg(long = "shard", global = true)]
+    #[arg(long = "shard", global = true, env = "INTEGRATION_EXPORTER_SHARD")]
     pub shard: Option<String>,
 }
 

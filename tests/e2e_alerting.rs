@@ -171,6 +171,12 @@ fn promtool_and_amtool_accept_the_shipped_files() {
 
     let out = run_ok("promtool", &["check", "config", PROM_EXAMPLE]);
     assert!(out.contains("SUCCESS: 1 rule files found"), "{out}");
+    // The Kubernetes example's scrape job: valid, and named so that IntegrationExporterDown
+    // (job=~"integration[-_]exporter.*") watches its replicas.
+    let out = run_ok("promtool", &["check", "config", "examples/kubernetes/prometheus-scrape.yaml"]);
+    assert!(out.contains("SUCCESS"), "{out}");
+    let k8s: serde_json::Value = yaml("examples/kubernetes/prometheus-scrape.yaml");
+    assert_eq!(k8s["scrape_configs"][0]["job_name"], "integration-exporter");
 }
 
 /// GitHub's heading anchors: lower-case, punctuation other than `-`/`_`

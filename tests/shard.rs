@@ -80,3 +80,60 @@ fn config_is_filtered_to_the_shard() {
     }
     assert_eq!(seen.len(), 50);
 }
+
+/// The Kubernetes example: the StatefulSet's pod ordinal becomes the shard through
+/// `INTEGRATION_EXPORTER_SHARD`, its replica count is the N of every shard, and the replicas
+/// together serve the example config's integrations exactly once each (checked by running
+/// the real binary once per ordinal with the environment the StatefulSet gives it).
+#[test]
+fn kubernetes_example_replicas_split_the_config_between_them() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes");
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    let sts: serde_json::Value = serde_saphyr::from_str(&read("statefulset.yaml")).expect("statefulset.yaml");
+    let replicas = sts["spec"]["replicas"].as_u64().expect("spec.replicas");
+    let container = &sts["spec"]["template"]["spec"]["containers"][0];
+    let env = container["env"].as_array().expect("env");
+    let var = |name: &str| env.iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("no env {name}"));
+    assert_eq!(
+        var("POD_INDEX")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.labels['apps.kubernetes.io/pod-index']"
+    );
+    let shard = var("INTEGRATION_EXPORTER_SHARD")["value"].as_str().expect("shard value");
+    assert_eq!(shard, format!("$(POD_INDEX)/{replicas}"), "N must be the replica count");
+
+    let cm: serde_json::Value = serde_saphyr::from_str(&read("configmap.yaml")).expect("configmap.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(&config, cm["data"]["config.yml"].as_str().expect("data.config.yml")).unwrap();
+
+    let mut served = Vec::new();
+    for ordinal in 0..replicas {
+        // What Kubernetes does with $(POD_INDEX) in a later variable's value.
+        let value = shard.replace("$(POD_INDEX)", &ordinal.to_string());
+        // `check` probes every integration this shard owns; the secrets are not mounted here,
+        // so each reports credential_missing without any outbound request.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_integration_exporter"))
+            .args(["check", "--config.file"])
+            .arg(&config)
+            .env("INTEGRATION_EXPORTER_SHARD", &value)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for line in stdout.lines() {
+            assert!(line.contains("(credential_missing)"), "shard {value}: {line}");
+            served.push(line.split(':').next().unwrap().to_string());
+        }
+    }
+    served.sort();
+    assert_eq!(served, ["github-sync-bot", "hubspot-production", "stripe-production"], "each served exactly once");
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_integration_exporter"))
+        .args(["check", "--config.file"])
+        .arg(&config)
+        .env("INTEGRATION_EXPORTER_SHARD", format!("{replicas}/{replicas}"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(3), "an ordinal beyond the replica count must refuse to run");
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("INTEGRATION_EXPORTER_SHARD") && err.contains("need 0 <= I < N"), "{err}");
+}
