@@ -73,21 +73,24 @@ pub struct Snapshot {
 #[derive(Debug)]
 struct ExporterCollector(Option<ExporterStats>, Format);
 
-/// Starts a counter family. OpenMetrics names the family without `_total` and the encoder
-/// appends it to each sample; text 0.0.4 names the family `_total` too (in `# HELP` and
-/// `# TYPE`), and its samples are then written as they are (see [`counter_sample`]).
+/// The name a counter family goes by in `# HELP` and `# TYPE`: OpenMetrics names it without
+/// `_total` (its samples carry the suffix); text 0.0.4 names it as its samples are named.
+fn counter_family_name(name_total: &'static str, format: Format) -> &'static str {
+    match format {
+        Format::OpenMetrics => name_total.strip_suffix("_total").unwrap_or(name_total),
+        Format::Text004 => name_total,
+    }
+}
+
+/// Starts a counter family named `name_total` on its samples (see [`counter_family_name`]);
+/// its samples are written by [`counter_sample`].
 fn counter_family<'s>(
     enc: &'s mut DescriptorEncoder,
-    name: &'static str,
     name_total: &'static str,
     help: &str,
     format: Format,
 ) -> Result<MetricEncoder<'s>, std::fmt::Error> {
-    let name = match format {
-        Format::OpenMetrics => name,
-        Format::Text004 => name_total,
-    };
-    enc.encode_descriptor(name, help, None, MetricType::Counter)
+    enc.encode_descriptor(counter_family_name(name_total, format), help, None, MetricType::Counter)
 }
 
 /// Writes one sample of a family started with [`counter_family`].
@@ -187,7 +190,8 @@ enum Value {
 type Sink<'s, 'a> = &'s mut dyn FnMut(Extra<'a>, f64);
 
 /// Writes one gauge family: the series `series` gives for each integration. A family no
-/// integration has a value for is left out entirely.
+/// integration has a value for is left out entirely: its `# HELP`/`# TYPE` lines are written
+/// with its first series, so the snapshot is visited once per family.
 fn gauge_family<'a, F>(
     out: &mut String,
     name: &str,
@@ -198,17 +202,15 @@ fn gauge_family<'a, F>(
 ) where
     F: Fn(&'a IntegrationState, Sink<'_, 'a>),
 {
-    let any = states.iter().any(|s| {
-        let mut found = false;
-        series(s, &mut |_, _| found = true);
-        found
-    });
-    if !any {
-        return;
-    }
-    write_descriptor(out, name, help, "gauge");
+    let mut started = false;
     for (s, head) in states.iter().zip(heads) {
-        series(s, &mut |extra, v| write_sample(out, name, head, extra, Value::Float(v)));
+        series(s, &mut |extra, v| {
+            if !started {
+                write_descriptor(out, name, help, "gauge");
+                started = true;
+            }
+            write_sample(out, name, head, extra, Value::Float(v));
+        });
     }
 }
 
@@ -368,21 +370,17 @@ fn integration_families(out: &mut String, st: &[Arc<IntegrationState>], format: 
     });
 }
 
-/// `integration_probes_total`: named `_total` in `# HELP`/`# TYPE` for text 0.0.4, without it
-/// (on the samples only) for OpenMetrics.
+/// `integration_probes_total`, named per format as [`counter_family_name`] says.
 fn probes_total(out: &mut String, st: &[Arc<IntegrationState>], heads: &[String], format: Format) {
+    const NAME: &str = "integration_probes_total";
     if st.is_empty() {
         return;
     }
-    let family = match format {
-        Format::OpenMetrics => "integration_probes",
-        Format::Text004 => "integration_probes_total",
-    };
-    write_descriptor(out, family, "Probes by resulting status.", "counter");
+    write_descriptor(out, counter_family_name(NAME, format), "Probes by resulting status.", "counter");
     for (state, head) in st.iter().zip(heads) {
         let p = state.probes;
         for (result, n) in [("healthy", p.healthy), ("warning", p.warning), ("error", p.error)] {
-            write_sample(out, "integration_probes_total", head, [Some(("result", result)), None], Value::Count(n));
+            write_sample(out, NAME, head, [Some(("result", result)), None], Value::Count(n));
         }
     }
 }
@@ -414,13 +412,8 @@ impl ExporterCollector {
             vec![],
             e.reload_success_time,
         )?;
-        let mut family = counter_family(
-            enc,
-            "integration_exporter_ondemand_probes",
-            "integration_exporter_ondemand_probes_total",
-            "On-demand probes by outcome.",
-            self.1,
-        )?;
+        let mut family =
+            counter_family(enc, "integration_exporter_ondemand_probes_total", "On-demand probes by outcome.", self.1)?;
         for (result, n) in [("probed", e.ondemand[0]), ("cached", e.ondemand[1]), ("rejected", e.ondemand[2])] {
             counter_sample(&mut family, &[("result", result)], &n, self.1)?;
         }
@@ -432,7 +425,6 @@ impl ExporterCollector {
         if let Some(cpu) = p.cpu_seconds {
             let mut family = counter_family(
                 enc,
-                "process_cpu_seconds",
                 "process_cpu_seconds_total",
                 "Total user and system CPU time spent in seconds.",
                 self.1,
@@ -586,6 +578,19 @@ mod tests {
             if format == Format::OpenMetrics {
                 assert_eq!(lines(block(&ours, "integration_probes")), lines(block(&reference, "integration_probes")));
             }
+        }
+    }
+
+    #[test]
+    fn a_family_is_described_once_and_only_when_it_has_series() {
+        // Nothing probed yet: only the families every integration has a value for appear.
+        let text = encode(snapshot(YAML), Format::Text004);
+        for family in ["integration_status", "integration_probe_interval_seconds", "integration_info"] {
+            assert_eq!(text.matches(&format!("# HELP {family} ")).count(), 1, "{family}: {text}");
+            assert_eq!(text.matches(&format!("# TYPE {family} gauge\n")).count(), 1, "{family}: {text}");
+        }
+        for family in ["integration_up", "integration_api_latency_seconds", "integration_failure_reason"] {
+            assert!(!text.contains(family), "{family} has no series and must be left out: {text}");
         }
     }
 

@@ -2,14 +2,18 @@
 //!
 //! `ring` rather than rustls' default `aws-lc-rs`: it covers every cipher suite and key type
 //! the providers' APIs and a `--web.config.file` certificate need, and keeps the release
-//! binary about 1.5 MB smaller (docs/performance.md).
+//! binary about 2 MB smaller (docs/performance.md).
 
 use rustls::crypto::CryptoProvider;
 use std::sync::Arc;
 
 /// The crypto provider for server and client TLS configurations.
 pub fn crypto_provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(ring())
+}
+
+fn ring() -> CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }
 
 /// Makes [`crypto_provider`] the process default, which `reqwest` reads when it builds a
@@ -17,5 +21,5 @@ pub fn crypto_provider() -> Arc<CryptoProvider> {
 pub fn install_crypto_provider() {
     // An error only means a provider is installed already (by an earlier call, or by an
     // embedding program that chose its own); either way clients can be built.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = ring().install_default();
 }
