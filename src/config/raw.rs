@@ -82,6 +82,16 @@ pub struct RawIntegration {
     pub expiry_warning: Option<Spanned<RawDuration>>,
     pub rate_limit_warning: Option<Spanned<f64>>,
     pub min_probe_interval: Option<Spanned<RawDuration>>,
+    pub webhook: Option<Spanned<RawWebhook>>,
+}
+
+/// `webhook:` of an integration (see `crate::webhook::config`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub secret: Option<String>,
+    pub secret_file: Option<String>,
+    pub account: Option<String>,
 }
 
 /// `auth:`, tagged by `type`.
