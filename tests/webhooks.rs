@@ -259,7 +259,13 @@ async fn provider_scenario(provider: &str) {
         )),
         "{m}"
     );
-    assert!(m.contains("integration_webhook_last_event_timestamp_seconds{integration=\"it\"}"), "{m}");
+    // The status was already error before the event (the first probe), so the event's probe
+    // changed nothing.
+    let flag = format!("integration_webhook_last_change_from_event{{integration=\"it\",provider=\"{provider}\"}} 0");
+    assert!(m.contains(&flag), "{m}");
+    let series =
+        format!("integration_webhook_last_event_timestamp_seconds{{integration=\"it\",provider=\"{provider}\"}}");
+    assert!(m.contains(&series), "{m}");
 }
 
 #[tokio::test]
@@ -393,7 +399,7 @@ async fn an_announced_break_sets_the_status_when_the_probe_is_rate_limited() {
     assert!(last.detail.contains("Slack announced"), "{}", last.detail);
     assert!(rig.upstream_requests().await >= 1);
     let m = rig.metrics();
-    assert!(m.contains("integration_webhook_last_change_from_event{integration=\"it\"} 1"), "{m}");
+    assert!(m.contains("integration_webhook_last_change_from_event{integration=\"it\",provider=\"slack\"} 1"), "{m}");
 }
 
 #[tokio::test]

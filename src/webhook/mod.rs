@@ -341,17 +341,34 @@ impl Stats {
     pub fn snapshot(&self, store: &Store) -> WebhookSnapshot {
         let counts = lock(&self.counts).iter().map(|(k, v)| (*k, *v)).collect();
         let marks: Vec<(String, Marks)> = lock(&self.marks).iter().map(|(k, v)| (k.clone(), *v)).collect();
-        let mut integrations: Vec<(String, f64, bool)> = marks
+        let mut integrations: Vec<IntegrationEvents> = marks
             .into_iter()
             .filter_map(|(name, m)| {
                 let state = store.get(&name)?;
-                let from_event = m.changed_at == Some(state.status_changed_at);
-                Some((name, unix_seconds(m.last_event), from_event))
+                let mut labels =
+                    vec![("integration".to_string(), name), ("provider".into(), state.config.provider.name().into())];
+                labels.extend(state.config.labels.iter().cloned());
+                Some(IntegrationEvents {
+                    labels,
+                    last_event: unix_seconds(m.last_event),
+                    change_from_event: m.changed_at == Some(state.status_changed_at),
+                })
             })
             .collect();
-        integrations.sort_by(|a, b| a.0.cmp(&b.0));
+        integrations.sort_by(|a, b| a.labels[0].1.cmp(&b.labels[0].1));
         WebhookSnapshot { counts, integrations }
     }
+}
+
+/// One integration's webhook figures.
+#[derive(Debug, Clone)]
+pub struct IntegrationEvents {
+    /// `integration`, `provider`, then the static labels, as on every per-integration series.
+    pub labels: Vec<(String, String)>,
+    /// When the last verified event for it arrived.
+    pub last_event: f64,
+    /// Whether its last status change came from an event.
+    pub change_from_event: bool,
 }
 
 /// The receiver's figures at one scrape.
@@ -359,9 +376,8 @@ impl Stats {
 pub struct WebhookSnapshot {
     /// Deliveries by (provider, event type, outcome).
     pub counts: Vec<((&'static str, &'static str, &'static str), u64)>,
-    /// Per integration that received an event: name, time of the last event, whether its
-    /// last status change came from an event.
-    pub integrations: Vec<(String, f64, bool)>,
+    /// Per integration that received an event.
+    pub integrations: Vec<IntegrationEvents>,
 }
 
 impl WebhookSnapshot {
@@ -387,8 +403,8 @@ impl WebhookSnapshot {
                 None,
                 MetricType::Gauge,
             )?;
-            for (name, at, _) in &self.integrations {
-                family.encode_family(&vec![("integration", name.as_str())])?.encode_gauge(at)?;
+            for i in &self.integrations {
+                family.encode_family(&i.labels)?.encode_gauge(&i.last_event)?;
             }
             let mut family = enc.encode_descriptor(
                 "integration_webhook_last_change_from_event",
@@ -396,9 +412,8 @@ impl WebhookSnapshot {
                 None,
                 MetricType::Gauge,
             )?;
-            for (name, _, from_event) in &self.integrations {
-                let v: f64 = if *from_event { 1.0 } else { 0.0 };
-                family.encode_family(&vec![("integration", name.as_str())])?.encode_gauge(&v)?;
+            for i in &self.integrations {
+                family.encode_family(&i.labels)?.encode_gauge(&i64::from(i.change_from_event))?;
             }
         }
         Ok(())
