@@ -63,6 +63,8 @@ struct IntegrationView<'a> {
     tls: Option<BTreeMap<&'static str, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<BTreeMap<&'static str, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook: Option<BTreeMap<&'static str, String>>,
     #[serde(flatten)]
     settings: SettingsView,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -169,6 +171,15 @@ fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
         }),
         tls,
         check,
+        webhook: i.webhook.as_ref().map(|w| {
+            let mut m = BTreeMap::new();
+            let (is_file, value) = secret_view(&w.secret);
+            m.insert(if is_file { "secret_file" } else { "secret" }, value);
+            if let Some(a) = &w.account {
+                m.insert("account", a.clone());
+            }
+            m
+        }),
         settings: SettingsView::from(&i.settings),
         notes: &i.notes,
     }

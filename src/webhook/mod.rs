@@ -282,7 +282,8 @@ pub struct Options {
     pub max_connections: usize,
     /// Requests handled at once; 503 beyond.
     pub max_requests: usize,
-    /// Events for one integration within this time make one probe.
+    /// Events for one integration arriving while its event probe runs, or within this time
+    /// after it ends, make no further probe.
     pub debounce: Duration,
 }
 
@@ -669,9 +670,10 @@ impl Receiver {
         }
     }
 
-    /// Probes `name` after the debounce; events arriving meanwhile join this probe. The probe
-    /// bypasses the `min_probe_interval` cache but joins one already in flight and waits for
-    /// the per-host request budget like every other probe.
+    /// Probes `name` at once (leading edge: the first event of a burst costs no wait); events
+    /// for it until [`Options::debounce`] after that probe ends join it instead of probing
+    /// again. The probe bypasses the `min_probe_interval` cache but joins one already in
+    /// flight and waits for the per-host request budget like every other probe.
     fn schedule(self: &Arc<Self>, name: String, announced: Option<&'static str>) {
         {
             let mut pending = lock(&self.pending);
@@ -683,19 +685,23 @@ impl Receiver {
         }
         let me = self.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(me.options.debounce).await;
-            let announced = lock(&me.pending).remove(&name).flatten();
-            let Some(result) = me.app.probe(&name, None).await else { return };
-            let result = match announced {
-                Some(what) if result.reason == Reason::RateLimited => me.record_announcement(&name, what),
-                _ => Some(result),
-            };
-            if let Some(r) = result {
-                let changed = me.app.store.get(&name).is_some_and(|s| s.status_changed_at == r.finished_at);
-                if changed {
-                    me.stats.changed_by_event(&name, r.finished_at);
+            let result = me.app.probe(&name, None).await;
+            // What any event of the burst so far announced.
+            let announced = lock(&me.pending).get(&name).copied().flatten();
+            if let Some(result) = result {
+                let result = match announced {
+                    Some(what) if result.reason == Reason::RateLimited => me.record_announcement(&name, what),
+                    _ => Some(result),
+                };
+                if let Some(r) = result {
+                    let changed = me.app.store.get(&name).is_some_and(|s| s.status_changed_at == r.finished_at);
+                    if changed {
+                        me.stats.changed_by_event(&name, r.finished_at);
+                    }
                 }
             }
+            tokio::time::sleep(me.options.debounce).await;
+            lock(&me.pending).remove(&name);
         });
     }
 
@@ -793,6 +799,15 @@ mod tests {
         assert!(WebhookConfig::from_raw(None, None, None, "slack").unwrap_err().contains("secret"));
         assert!(WebhookConfig::from_raw(Some("s"), Some("/f"), None, "slack").unwrap_err().contains("both"));
         assert!(WebhookConfig::from_raw(Some("s"), None, Some(" "), "slack").unwrap_err().contains("account"));
+    }
+
+    #[test]
+    fn the_config_view_shows_the_webhook_block_with_the_secret_redacted() {
+        let yaml = "integrations:\n  - name: a\n    provider: slack\n    auth: {type: bearer, token: t}\n    \
+                    webhook: {secret: very-secret-signing-key, account: T1}\n";
+        let text = crate::config::view::render(&crate::config::Config::parse(yaml, "t.yml").unwrap());
+        assert!(text.contains("webhook:") && text.contains("account: T1") && text.contains("<secret>"), "{text}");
+        assert!(!text.contains("very-secret-signing-key"), "{text}");
     }
 
     #[test]
