@@ -427,3 +427,27 @@ async fn the_signing_secret_never_appears_in_responses_or_metrics() {
         assert!(!t.contains(SECRET));
     }
 }
+
+#[tokio::test]
+async fn a_shopify_integration_is_matched_by_the_shop_in_its_base_url() {
+    // No webhook.account: the shop domain of base_url is the account. An event from another
+    // shop signed with the same app secret changes nothing (and, base_url being a real shop
+    // host, no probe may be attempted).
+    let yaml = format!(
+        "integrations:\n  - name: shop\n    provider: shopify\n    base_url: https://mine.myshopify.com\n    \
+         auth: {{type: header, name: X-Shopify-Access-Token, value: shpat_x}}\n    webhook: {{secret: {SECRET}}}\n"
+    );
+    let app = App::new(ConfigSource::Text { text: yaml, name: "t.yml".into() }, None, 10).unwrap();
+    let receiver = Receiver::new(app.clone(), Options::default(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks/shopify", listener.local_addr().unwrap());
+    tokio::spawn(receiver.clone().serve(listener, std::future::pending::<()>()));
+    let body = br#"{"id":1,"myshopify_domain":"acme.myshopify.com"}"#;
+    let mut req = reqwest::Client::new().post(&url).body(body.to_vec());
+    for (k, v) in sign("shopify", SECRET, body, 0, "w-1", "") {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(receiver.stats().get("shopify", "app/uninstalled", "unmatched"), 1);
+    assert_eq!(receiver.stats().get("shopify", "app/uninstalled", "accepted"), 0);
+}

@@ -245,3 +245,82 @@ async fn detection_latency_and_throughput_figures() {
         );
     }
 }
+
+/// A CA and a server certificate for localhost, PEM.
+fn tls_files(dir: &std::path::Path) -> String {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .unwrap();
+    std::fs::write(dir.join("server.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    ca_cert.pem()
+}
+
+#[tokio::test]
+async fn the_receiver_takes_the_main_tls_config_but_not_its_basic_auth() {
+    let sim = SimServer::start(slack_routes("healthy")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = tls_files(dir.path());
+    let hash = bcrypt::hash("scrape-password", 4).unwrap();
+    std::fs::write(
+        dir.path().join("web.yml"),
+        format!("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: {hash}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config.yml"),
+        format!(
+            "global: {{interval: 1h}}\nintegrations:\n  - name: slack\n    provider: slack\n    base_url: {}/api\n    \
+             auth: {{type: bearer, token: xoxb-test}}\n    webhook: {{secret: {SECRET}, account: {TEAM}}}\n",
+            sim.url()
+        ),
+    )
+    .unwrap();
+    let (port, hook_port) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_integration_exporter"))
+        .args(["--config.file", dir.path().join("config.yml").to_str().unwrap()])
+        .args(["--web.config.file", dir.path().join("web.yml").to_str().unwrap()])
+        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
+        .args(["--web.webhook-listen-address", &format!("127.0.0.1:{hook_port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let https = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let hook = format!("https://localhost:{hook_port}/webhooks/slack");
+    let (headers, body) = signed_event(7);
+    let mut status = None;
+    for _ in 0..200 {
+        let mut req = https.post(&hook).body(body.clone());
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        if let Ok(r) = req.send().await {
+            status = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Over TLS, without the basic auth /metrics needs.
+    assert_eq!(status, Some(200), "a signed delivery over TLS without basic auth must be accepted");
+    let metrics = https.get(format!("https://localhost:{port}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status().as_u16(), 401, "the main listener keeps its basic auth");
+    let plain =
+        reqwest::Client::new().post(format!("http://127.0.0.1:{hook_port}/webhooks/slack")).body(body).send().await;
+    assert!(
+        plain.map(|r| r.status() != 200).unwrap_or(true),
+        "plain HTTP must not be served on a TLS webhook listener"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -593,7 +593,13 @@ impl Receiver {
             .integrations
             .iter()
             .filter(|i| i.provider.name() == kind.name())
-            .filter_map(|i| Some((i.name.clone(), i.webhook.clone()?)))
+            .filter_map(|i| {
+                let mut hook = i.webhook.clone()?;
+                if hook.account.is_none() {
+                    hook.account = implied_account(kind, i);
+                }
+                Some((i.name.clone(), hook))
+            })
             .collect();
         if configured.is_empty() {
             return Err(Outcome::Unconfigured);
@@ -717,6 +723,14 @@ impl Receiver {
         tracing::info!(integration = %name, from = %from, to = %result.status, reason = %result.reason, "integration status changed (announced by the provider)");
         Some(result)
     }
+}
+
+/// The account an integration's config already names when `webhook.account` is not given: a
+/// Shopify integration's API host is its shop's `*.myshopify.com` domain, which is what
+/// `X-Shopify-Shop-Domain` carries.
+fn implied_account(kind: Kind, i: &crate::config::IntegrationConfig) -> Option<String> {
+    let host = i.base_url.host_str()?;
+    (kind == Kind::Shopify && host.ends_with(".myshopify.com")).then(|| host.to_string())
 }
 
 /// The configured integrations (name, account) whose secret produced one of the delivery's
