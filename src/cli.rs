@@ -165,6 +165,9 @@ async fn run(mut cli: Cli) -> ExitCode {
         Some(Command::Check { names, output }) => check(&cli, shard, names, *output).await,
         Some(Command::Demo) => match crate::demo::start().await {
             Ok(demo) => {
+                let hook =
+                    cli.webhook_listen_address.as_deref().and_then(|a| parse_listen_address(a).ok()?.first().copied());
+                let _announcer = hook.map(|a| demo.announce_breaks(loopback(a)));
                 let source = ConfigSource::Text { text: demo.config_text.clone(), name: "<demo config>".into() };
                 let code = serve(&cli, source, shard).await;
                 drop(demo);
@@ -347,6 +350,15 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
     let _ = scheduler.await;
     while tasks.join_next().await.is_some() {}
     ExitCode::SUCCESS
+}
+
+/// `a`, with an unspecified IP (listening on every interface) replaced by loopback.
+fn loopback(a: SocketAddr) -> SocketAddr {
+    if a.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], a.port()))
+    } else {
+        a
+    }
 }
 
 async fn bind_webhook_listener(addr: &str) -> Result<tokio::net::TcpListener, String> {

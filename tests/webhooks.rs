@@ -451,3 +451,31 @@ async fn a_shopify_integration_is_matched_by_the_shop_in_its_base_url() {
     assert_eq!(receiver.stats().get("shopify", "app/uninstalled", "unmatched"), 1);
     assert_eq!(receiver.stats().get("shopify", "app/uninstalled", "accepted"), 0);
 }
+
+#[tokio::test]
+async fn the_demo_sends_a_signed_slack_webhook_that_probes_slack_notifications() {
+    let demo = integration_exporter::demo::start().await.unwrap();
+    let source = ConfigSource::Text { text: demo.config_text.clone(), name: "<demo config>".into() };
+    let app = App::new(source, None, 10).unwrap();
+    let receiver = Receiver::new(app.clone(), Options::default(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(receiver.clone().serve(listener, std::future::pending::<()>()));
+    assert!(app.store.get("slack-notifications").unwrap().last.is_none());
+    let status = integration_exporter::demo::webhook::send_revocation(addr, 1).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(receiver.stats().get("slack", "tokens_revoked", "accepted"), 1);
+    let mut probed = false;
+    for _ in 0..60 {
+        if let Some(r) = app.store.get("slack-notifications").unwrap().last.clone() {
+            // The demo's first minute is healthy: the probe reached the simulated API.
+            assert_eq!(r.status, Status::Healthy, "{}", r.detail);
+            probed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(probed, "the demo's webhook did not probe slack-notifications");
+    // Only slack-notifications has a webhook; nothing else was probed.
+    assert!(app.store.get("slack-alerts").unwrap().last.is_none());
+}
