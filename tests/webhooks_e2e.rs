@@ -49,6 +49,11 @@ fn slack_routes(name: &str) -> Vec<Route> {
 }
 
 async fn start(sim: &SimServer) -> Exporter {
+    start_logging(sim, None).await
+}
+
+/// Starts the exporter; with `log`, at debug level into that file.
+async fn start_logging(sim: &SimServer, log: Option<&std::path::Path>) -> Exporter {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yml");
     std::fs::write(
@@ -65,9 +70,12 @@ async fn start(sim: &SimServer) -> Exporter {
         .args(["--config.file", config.to_str().unwrap()])
         .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
         .args(["--web.webhook-listen-address", &format!("127.0.0.1:{hook_port}")])
-        .args(["--log.level", "warn"])
+        .args(["--log.level", if log.is_some() { "debug" } else { "warn" }])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+            None => Stdio::null(),
+        })
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -142,6 +150,40 @@ async fn a_signed_revocation_event_shows_error_on_metrics_within_a_second() {
     );
     assert!(m.contains(r#"integration_webhook_last_change_from_event{integration="slack",provider="slack"} 1"#), "{m}");
     assert!(m.contains(r#"integration_probe_interval_seconds{integration="slack",provider="slack"} 3600"#), "{m}");
+}
+
+#[tokio::test]
+async fn logs_never_contain_the_signing_secret_or_the_payloads_tokens() {
+    let sim = SimServer::start(slack_routes("healthy")).await.unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("exporter.log");
+    let e = start_logging(&sim, Some(&log)).await;
+    let (headers, body) = signed_event(1);
+    let body = body.replace(r#""token":"x""#, r#""token":"PAYLOAD-VERIFICATION-TOKEN-5521""#);
+    // Re-signed with the changed body; then the same body with a wrong signature, a replay and
+    // a stale copy.
+    let ts = headers[0].1.clone();
+    let mac = hmac_sha256(SECRET.as_bytes(), &[format!("v0:{ts}:").as_bytes(), body.as_bytes()]);
+    let good = vec![("x-slack-request-timestamp", ts), ("x-slack-signature", format!("v0={}", encode_hex(&mac)))];
+    assert_eq!(send(&e, &good, body.clone()).await, 200);
+    assert_eq!(send(&e, &good, body.clone()).await, 409);
+    let mut bad = good.clone();
+    bad[1].1 = format!("v0={}", "1".repeat(64));
+    assert_eq!(send(&e, &bad, body.clone()).await, 401);
+    let mut stale = good.clone();
+    stale[0].1 = "1000".into();
+    assert_eq!(send(&e, &stale, body).await, 401);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("webhook event: probing now"), "{text}");
+    assert!(text.contains("webhook delivery refused"), "{text}");
+    for secret in [SECRET, "PAYLOAD-VERIFICATION-TOKEN-5521", "xoxb-test", &mac_hex_prefix(&mac)] {
+        assert!(!text.contains(secret), "the log contains {secret}:\n{text}");
+    }
+}
+
+fn mac_hex_prefix(mac: &[u8]) -> String {
+    encode_hex(&mac[..8])
 }
 
 #[tokio::test]

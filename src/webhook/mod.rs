@@ -587,20 +587,7 @@ impl Receiver {
         kind: Kind,
         req: Request<Incoming>,
     ) -> Result<(&'static str, Outcome, String), Outcome> {
-        let configured: Vec<_> = self
-            .app
-            .config()
-            .integrations
-            .iter()
-            .filter(|i| i.provider.name() == kind.name())
-            .filter_map(|i| {
-                let mut hook = i.webhook.clone()?;
-                if hook.account.is_none() {
-                    hook.account = implied_account(kind, i);
-                }
-                Some((i.name.clone(), hook))
-            })
-            .collect();
+        let configured = self.configured(kind);
         if configured.is_empty() {
             return Err(Outcome::Unconfigured);
         }
@@ -610,33 +597,9 @@ impl Receiver {
             return Err(Outcome::Oversized);
         }
         let body = self.read_body(body).await?;
-        let host = parts
-            .uri
-            .authority()
-            .map(|a| a.as_str().to_string())
-            .or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok().map(str::to_string))
-            .unwrap_or_default();
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let uri = format!("https://{host}{path}");
+        let uri = called_uri(&parts);
         let delivery = Delivery { headers: &parts.headers, method: parts.method.as_str(), uri: &uri };
-        let signed = kind.signed(&delivery).map_err(|Refusal::BadSignature| Outcome::BadSignature)?;
-        let matched = verified_integrations(&signed, &body, &configured);
-        if matched.is_empty() {
-            return Err(Outcome::BadSignature);
-        }
-        let window = if kind.signs_timestamp() { TOLERANCE } else { UNTIMED_REPLAY_WINDOW };
-        if let Some(t) = signed.timestamp {
-            let now = SystemTime::now();
-            let off = now.duration_since(t).unwrap_or_else(|e| e.duration());
-            if off > TOLERANCE {
-                return Err(Outcome::Stale);
-            }
-        }
-        let key = format!("{}:{}", kind.name(), signed.replay_key);
-        let now = Instant::now();
-        if !lock(&self.replay).first_time(key, now + window, now) {
-            return Err(Outcome::Replayed);
-        }
+        let matched = self.authenticate(kind, &delivery, &body, &configured)?;
         let value: serde_json::Value = serde_json::from_slice(&body).map_err(|_| Outcome::Malformed)?;
         let event = kind.parse(&delivery, &value);
         let announced = match event.action {
@@ -658,12 +621,57 @@ impl Receiver {
             return Ok((event.event_type, Outcome::Unmatched, String::new()));
         }
         let now = SystemTime::now();
-        for name in &targets {
+        for name in targets {
             tracing::info!(integration = %name, provider = kind.name(), event_type = event.event_type, "webhook event: probing now");
             self.stats.event_for(name, now);
-            self.schedule(name.to_string(), announced);
+            self.schedule(name.clone(), announced);
         }
         Ok((event.event_type, Outcome::Accepted, String::new()))
+    }
+
+    /// The integrations of `kind` with a `webhook:` block, each with the account it answers
+    /// to (configured or implied).
+    fn configured(&self, kind: Kind) -> Vec<(String, Box<WebhookConfig>)> {
+        let config = self.app.config();
+        let of_kind = config.integrations.iter().filter(|i| i.provider.name() == kind.name());
+        of_kind
+            .filter_map(|i| {
+                let mut hook = i.webhook.clone()?;
+                if hook.account.is_none() {
+                    hook.account = implied_account(kind, i);
+                }
+                Some((i.name.clone(), hook))
+            })
+            .collect()
+    }
+
+    /// Signature, then timestamp window, then replay: the integrations (name, account) whose
+    /// secret signed the delivery, or why it is refused.
+    fn authenticate(
+        &self,
+        kind: Kind,
+        delivery: &Delivery<'_>,
+        body: &[u8],
+        configured: &[(String, Box<WebhookConfig>)],
+    ) -> Result<Vec<(String, Option<String>)>, Outcome> {
+        let signed = kind.signed(delivery).map_err(|Refusal::BadSignature| Outcome::BadSignature)?;
+        let matched = verified_integrations(&signed, body, configured);
+        if matched.is_empty() {
+            return Err(Outcome::BadSignature);
+        }
+        if let Some(t) = signed.timestamp {
+            let off = SystemTime::now().duration_since(t).unwrap_or_else(|e| e.duration());
+            if off > TOLERANCE {
+                return Err(Outcome::Stale);
+            }
+        }
+        let window = if kind.signs_timestamp() { TOLERANCE } else { UNTIMED_REPLAY_WINDOW };
+        let key = format!("{}:{}", kind.name(), signed.replay_key);
+        let now = Instant::now();
+        if !lock(&self.replay).first_time(key, now + window, now) {
+            return Err(Outcome::Replayed);
+        }
+        Ok(matched)
     }
 
     async fn read_body(&self, body: Incoming) -> Result<Bytes, Outcome> {
@@ -766,6 +774,19 @@ fn verified_integrations(
         }
     }
     out
+}
+
+/// The URL the provider called, as HubSpot signs it: `https://` (providers call HTTPS URLs,
+/// possibly through a TLS-terminating proxy), the `Host` (or HTTP/2 authority), path and query.
+fn called_uri(parts: &http::request::Parts) -> String {
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| parts.headers.get(http::header::HOST)?.to_str().ok().map(str::to_string))
+        .unwrap_or_default();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    format!("https://{host}{path}")
 }
 
 fn respond(status: StatusCode, body: String) -> Response<Full<Bytes>> {
