@@ -52,16 +52,26 @@ async fn start(sim: &SimServer) -> Exporter {
     start_logging(sim, None).await
 }
 
+/// Starts the exporter with `global`'s settings (YAML flow mapping body) and no webhook.
+async fn start_scheduled(sim: &SimServer, global: &str) -> Exporter {
+    start_with(sim, None, global, false).await
+}
+
 /// Starts the exporter; with `log`, at debug level into that file.
 async fn start_logging(sim: &SimServer, log: Option<&std::path::Path>) -> Exporter {
+    start_with(sim, log, "interval: 1h, min_probe_interval: 0s", true).await
+}
+
+async fn start_with(sim: &SimServer, log: Option<&std::path::Path>, global: &str, hook: bool) -> Exporter {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yml");
     std::fs::write(
         &config,
         format!(
-            "global: {{interval: 1h, min_probe_interval: 0s}}\nintegrations:\n  - name: slack\n    provider: slack\n    \
-             base_url: {}/api\n    auth: {{type: bearer, token: xoxb-test}}\n    webhook: {{secret: {SECRET}, account: {TEAM}}}\n",
-            sim.url()
+            "global: {{{global}}}\nintegrations:\n  - name: slack\n    provider: slack\n    \
+             base_url: {}/api\n    auth: {{type: bearer, token: xoxb-test}}\n{}",
+            sim.url(),
+            if hook { format!("    webhook: {{secret: {SECRET}, account: {TEAM}}}\n") } else { String::new() }
         ),
     )
     .unwrap();
@@ -234,6 +244,35 @@ async fn a_flood_of_forged_deliveries_does_not_delay_metrics() {
     let m = e.http.get(&e.metrics).send().await.unwrap().text().await.unwrap();
     assert!(m.contains(r#"outcome="bad_signature"}"#), "{m}");
     assert!(m.contains(r#"integration_status{integration="slack",provider="slack",status="healthy"} 1"#));
+}
+
+#[tokio::test]
+#[ignore = "measurement for docs/performance.md (about 4 minutes); run with --ignored --nocapture"]
+async fn detection_latency_without_the_event_figures() {
+    // Without the event a revocation waits for the next scheduled probe: uniform over the
+    // interval. Measured at a 10 s interval (error_interval 1 s to recover between runs); the
+    // figure scales with the interval.
+    use rand::Rng;
+    let sim = SimServer::start(slack_routes("healthy")).await.unwrap();
+    let e = start_scheduled(&sim, "interval: 10s, error_interval: 1s").await;
+    let mut latencies = Vec::new();
+    for _ in 0..20 {
+        sim.set_routes(slack_routes("healthy"));
+        wait_for(&e, "healthy", Duration::from_secs(15)).await.expect("not healthy again");
+        let phase = rand::rng().random_range(0..10_000);
+        tokio::time::sleep(Duration::from_millis(phase)).await;
+        sim.set_routes(slack_routes("revoked"));
+        let revoked = Instant::now();
+        let seen = wait_for(&e, "error", Duration::from_secs(20)).await.expect("error never showed");
+        latencies.push(seen - revoked);
+    }
+    latencies.sort();
+    println!(
+        "scheduled detection latency at a 10 s interval over 20 runs: median {:.2} s, min {:.2} s, max {:.2} s",
+        ((latencies[9] + latencies[10]) / 2).as_secs_f64(),
+        latencies[0].as_secs_f64(),
+        latencies[19].as_secs_f64()
+    );
 }
 
 #[tokio::test]
