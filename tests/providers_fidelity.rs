@@ -1,0 +1,234 @@
+//! Provider fidelity, second pass (issue 14): for each behaviour changed against the providers'
+//! own documentation, a scenario over real HTTP against the simulated API with fixtures in the
+//! documented shapes (`tests/fixtures/<provider>/`, each naming its source), asserting the
+//! requests made (method, path, credential shape, read-only) and the resulting status and
+//! reason — including the scenario that was wrong before — and the config-load refusals that
+//! say what to configure instead.
+
+mod common;
+
+use common::{case, fixture, run, Preset};
+use integration_exporter::config::{Config, ConfigError};
+use integration_exporter::demo::sim::{Route, SimServer};
+use integration_exporter::probe::Engine;
+use integration_exporter::reason::{Reason, Status};
+
+use Reason::*;
+use Status::{Error as Err_, Healthy, Warning};
+
+/// The messages of a refused config.
+fn refused(yaml: &str) -> String {
+    match Config::parse(yaml, "t.yml") {
+        Result::Ok(_) => panic!("config should be refused:\n{yaml}"),
+        Err(ConfigError::Invalid(d)) => d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n"),
+        Err(e) => panic!("unexpected error kind: {e}"),
+    }
+}
+
+/// One integration's config text.
+fn one(provider: &str, base_url: &str, auth: &str, extra: &str) -> String {
+    format!("integrations:\n  - name: t\n    provider: {provider}\n    base_url: {base_url}\n    auth: {auth}\n{extra}")
+}
+
+// ---------------------------------------------------------------- Salesforce
+
+const SF_LIMITS: &str = "/services/data/v62.0/limits";
+const SF_USERINFO: &str = "/services/oauth2/userinfo";
+const SF_TOKEN: &str = "Bearer 00Dxx0000001gPL!AR8AQJXg5oj8jXSgxJfA0lBog.39AsX.LVpxezPwuX5VAIrrbbHMuol7GQxnMeYMN7cj8EoWr78nt1u44zU31IbYNNJguseu";
+
+const SALESFORCE_CC: Preset = Preset {
+    provider: "salesforce",
+    auth: "{type: oauth2_client_credentials, token_url: '{SIM}/token', client_id: cid, client_secret: csecret}",
+    base_suffix: "",
+    scopes: "{required: [api]}",
+    auth_header: ("authorization", SF_TOKEN),
+    unauthenticated: &[],
+    post_paths: &[],
+};
+
+const SALESFORCE_BEARER: Preset = Preset {
+    auth: "{type: bearer, token: 00Dxx0000001gPL!session}",
+    scopes: "",
+    auth_header: ("authorization", "Bearer 00Dxx0000001gPL!session"),
+    ..SALESFORCE_CC
+};
+
+const SALESFORCE_REFRESH: Preset = Preset {
+    auth: "{type: oauth2_refresh_token, token_url: '{SIM}/token', client_id: cid, client_secret: csecret, refresh_token: 5Aep861configured, refresh_token_rotates: false}",
+    ..SALESFORCE_CC
+};
+
+/// Item 1: an API-only connected app (`api refresh_token`, no `id`) is healthy; userinfo, which
+/// it may not call, is not called. Before, userinfo was the main check and failed every probe.
+#[tokio::test]
+async fn salesforce_api_only_app_is_checked_with_limits_not_userinfo() {
+    let c = case("api-only app", Healthy, Ok)
+        .post("/token", "token_api_only")
+        .get(SF_LIMITS, "limits")
+        .get(SF_USERINFO, "userinfo_no_id_scope")
+        .requests(&["POST /token", "GET /services/data/v62.0/limits"])
+        .scopes_valid(true)
+        .granted(&[("api", true)])
+        .rate(14998.0, 15000.0)
+        .http(200);
+    run(&SALESFORCE_CC, c).await;
+}
+
+/// Item 1: with the `id` scope granted, userinfo gives the identity after the limits check.
+#[tokio::test]
+async fn salesforce_identity_is_read_where_the_id_scope_allows() {
+    let c = case("api id", Healthy, Ok)
+        .post("/token", "token")
+        .get(SF_LIMITS, "limits")
+        .get(SF_USERINFO, "userinfo")
+        .requests(&["POST /token", "GET /services/data/v62.0/limits", "GET /services/oauth2/userinfo"])
+        .scopes_valid(true)
+        .granted(&[("api", true)])
+        .rate(14998.0, 15000.0)
+        .identity("integration@example.com");
+    run(&SALESFORCE_CC, c).await;
+}
+
+/// Item 1: a bare access token's scopes are unknown, so userinfo is not called and a user
+/// without "View Setup and Configuration" is still healthy (quota from Sforce-Limit-Info).
+#[tokio::test]
+async fn salesforce_bearer_without_setup_permission_is_healthy() {
+    let c = case("bearer, /limits denied", Healthy, Ok)
+        .get(SF_LIMITS, "limits_denied")
+        .get(SF_USERINFO, "userinfo_no_id_scope")
+        .requests(&["GET /services/data/v62.0/limits"])
+        .rate(14975.0, 15000.0)
+        .http(403);
+    run(&SALESFORCE_BEARER, c).await;
+}
+
+/// Item 2: `invalid_grant` "request not supported on this domain" is a configuration problem
+/// (`unauthorized` naming the My Domain token URL), not `credential_revoked`.
+#[tokio::test]
+async fn salesforce_wrong_domain_for_client_credentials_is_not_revocation() {
+    let c = case("request not supported on this domain", Err_, Unauthorized)
+        .post("/token", "token_wrong_domain")
+        .requests(&["POST /token"])
+        .detail(&["My Domain", "token_url"]);
+    run(&SALESFORCE_CC, c).await;
+}
+
+/// Item 7: `full` covers `api`, `chatter_api` and `email`; `offline_access` is `refresh_token`.
+/// Before, each was `scope_missing` (exact string match only).
+#[tokio::test]
+async fn salesforce_full_and_synonyms_cover_what_salesforce_documents() {
+    let preset = Preset { scopes: "{required: [api, chatter_api, email], optional: [refresh_token]}", ..SALESFORCE_CC };
+    let c = case("full offline_access", Healthy, Ok)
+        .post("/token", "token_full")
+        .get(SF_LIMITS, "limits")
+        .get(SF_USERINFO, "userinfo")
+        .requests(&["POST /token", "GET /services/data/v62.0/limits", "GET /services/oauth2/userinfo"])
+        .scopes_valid(true)
+        .granted(&[("api", true), ("chatter_api", true), ("email", true), ("refresh_token", true)])
+        .rate(14998.0, 15000.0)
+        .identity("integration@example.com");
+    run(&preset, c).await;
+}
+
+/// Item 7: `full` does not return a refresh token, so it does not cover `refresh_token`; `id`
+/// is a synonym of `profile`.
+#[tokio::test]
+async fn salesforce_full_does_not_cover_refresh_token() {
+    let preset = Preset { scopes: "{required: [profile], optional: [refresh_token]}", ..SALESFORCE_CC };
+    let c = case("api id: profile granted, refresh_token not", Warning, OptionalScopeMissing)
+        .post("/token", "token")
+        .get(SF_LIMITS, "limits")
+        .get(SF_USERINFO, "userinfo")
+        .requests(&["POST /token", "GET /services/data/v62.0/limits", "GET /services/oauth2/userinfo"])
+        .scopes_valid(true)
+        .granted(&[("profile", true), ("refresh_token", false)])
+        .rate(14998.0, 15000.0)
+        .identity("integration@example.com");
+    run(&preset, c).await;
+    let g = |granted: &[&str], wanted: &str| {
+        let granted: Vec<String> = granted.iter().map(|s| s.to_string()).collect();
+        integration_exporter::providers::lookup("salesforce").map(|p| p.scope_satisfied(&granted, wanted))
+    };
+    assert_eq!(g(&["full"], "refresh_token"), Some(false));
+    assert_eq!(g(&["full"], "offline_access"), Some(false));
+    assert_eq!(g(&["full"], "api"), Some(true));
+    assert_eq!(g(&["phone"], "address"), Some(true));
+    assert_eq!(g(&["chatter_api"], "api"), Some(false));
+}
+
+/// Item 3: a refresh grant stated not to rotate, answered without a new refresh token: healthy.
+#[tokio::test]
+async fn salesforce_refresh_grant_without_rotation_is_healthy() {
+    let c = case("rotation off", Healthy, Ok)
+        .post("/token", "token_refresh")
+        .get(SF_LIMITS, "limits")
+        .requests(&["POST /token", "GET /services/data/v62.0/limits"])
+        .scopes_valid(true)
+        .granted(&[("api", true)])
+        .rate(14998.0, 15000.0);
+    run(&SALESFORCE_REFRESH, c).await;
+}
+
+/// Item 3: a refresh grant that answers with a new refresh token (rotation after all) is
+/// reported loudly and never redeemed again for that integration: the second probe makes no
+/// request at all.
+#[tokio::test]
+async fn salesforce_rotated_refresh_token_stops_redeeming() {
+    let sim = SimServer::start(vec![
+        Route::fixed(http::Method::POST, "/token", fixture("salesforce", "token_refresh_rotated")),
+        Route::fixed(http::Method::GET, SF_LIMITS, fixture("salesforce", "limits")),
+    ])
+    .await
+    .expect("sim");
+    let yaml = common::config_yaml(&SALESFORCE_REFRESH, SALESFORCE_REFRESH.auth, &sim.url());
+    let cfg = Config::parse(&yaml, "t.yml").expect("valid");
+    let engine = Engine::new(1000.0);
+    let first = engine.probe(&cfg.integrations[0], None).await;
+    assert_eq!((first.status, first.reason), (Err_, CredentialRevoked), "{first:?}");
+    assert!(first.detail.contains("NEW refresh token") && first.detail.contains("stopped"), "{}", first.detail);
+    assert!(!first.detail.contains("5Aep861"), "no refresh token in the detail: {}", first.detail);
+    let made: Vec<String> = sim.requests().iter().map(|q| format!("{} {}", q.method, q.path)).collect();
+    assert_eq!(made, ["POST /token"]);
+    let body = String::from_utf8_lossy(&sim.requests()[0].body).to_string();
+    assert!(body.contains("grant_type=refresh_token") && body.contains("refresh_token=5Aep861configured"), "{body}");
+
+    sim.clear_requests();
+    let second = engine.probe(&cfg.integrations[0], None).await;
+    assert_eq!((second.status, second.reason), (Err_, CredentialRevoked));
+    assert!(sim.requests().is_empty(), "redeemed again: {:?}", sim.requests());
+}
+
+/// Items 2 and 3: config-load refusals that say what to configure instead.
+#[test]
+fn salesforce_refusals_at_config_load() {
+    let base = "https://acme.my.salesforce.com";
+    for token_url in [
+        "",
+        "token_url: 'https://login.salesforce.com/services/oauth2/token', ",
+        "token_url: 'https://test.salesforce.com/services/oauth2/token', ",
+    ] {
+        let auth = format!("{{type: oauth2_client_credentials, {token_url}client_id: c, client_secret: s}}");
+        let msg = refused(&one("salesforce", base, &auth, ""));
+        assert!(
+            msg.contains("My Domain") && msg.contains("https://MYDOMAIN.my.salesforce.com/services/oauth2/token"),
+            "{msg}"
+        );
+        assert!(msg.contains("auth.token_url"), "{msg}");
+    }
+    let my_domain = "{type: oauth2_client_credentials, token_url: 'https://acme.my.salesforce.com/services/oauth2/token', client_id: c, client_secret: s}";
+    assert!(Config::parse(&one("salesforce", base, my_domain, ""), "t.yml").is_ok());
+
+    let refresh = |extra: &str| {
+        format!("{{type: oauth2_refresh_token, token_url: 'https://acme.my.salesforce.com/services/oauth2/token', client_id: c, client_secret: s, refresh_token: r{extra}}}")
+    };
+    for extra in ["", ", refresh_token_rotates: true"] {
+        let msg = refused(&one("salesforce", base, &refresh(extra), ""));
+        assert!(msg.contains("refresh_token_rotates: false"), "{msg}");
+        assert!(msg.contains("Refresh Token Rotation") && msg.contains("Edit Policies"), "says where to check: {msg}");
+        assert!(msg.contains("type: bearer"), "says what to use otherwise: {msg}");
+    }
+    let cfg = Config::parse(&one("salesforce", base, &refresh(", refresh_token_rotates: false"), ""), "t.yml")
+        .expect("stated non-rotating refresh token is accepted");
+    assert_eq!(cfg.integrations[0].options.refresh_token_rotates, Some(false));
+    assert!(integration_exporter::config::view::render(&cfg).contains("refresh_token_rotates: false"));
+}
