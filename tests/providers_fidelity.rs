@@ -232,3 +232,166 @@ fn salesforce_refusals_at_config_load() {
     assert_eq!(cfg.integrations[0].options.refresh_token_rotates, Some(false));
     assert!(integration_exporter::config::view::render(&cfg).contains("refresh_token_rotates: false"));
 }
+
+// ---------------------------------------------------------------- Microsoft
+
+/// App-only JWT (`alg: none`, test only): `roles: [Mail.ReadWrite]`, `appid`, `app_displayname`.
+const MS_MAIL_APP: &str = "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiI4NDg0MTA2Ni0yNzRkLTRlYzAtYTVjMS0yNzZiZTY4NGJkZDMiLCJhcHBpZCI6IjExMTExMTExLTIyMjItMzMzMy00NDQ0LTU1NTU1NTU1NTU1NSIsImFwcF9kaXNwbGF5bmFtZSI6Ik1haWxib3ggU3luYyIsInJvbGVzIjpbIk1haWwuUmVhZFdyaXRlIl0sImV4cCI6NDEwMjQ0NDgwMH0.c2lnbmF0dXJl";
+/// App-only JWT: `roles: [Mail.Read, Application.Read.All]`.
+const MS_APPREAD_APP: &str = "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiI4NDg0MTA2Ni0yNzRkLTRlYzAtYTVjMS0yNzZiZTY4NGJkZDMiLCJhcHBpZCI6IjExMTExMTExLTIyMjItMzMzMy00NDQ0LTU1NTU1NTU1NTU1NSIsImFwcF9kaXNwbGF5bmFtZSI6Ik1haWxib3ggU3luYyIsInJvbGVzIjpbIk1haWwuUmVhZCIsIkFwcGxpY2F0aW9uLlJlYWQuQWxsIl0sImV4cCI6NDEwMjQ0NDgwMH0.c2lnbmF0dXJl";
+/// Delegated JWT: `scp: User.Read Mail.Read`.
+const MS_USER_TOKEN: &str = "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiI4NDg0MTA2Ni0yNzRkLTRlYzAtYTVjMS0yNzZiZTY4NGJkZDMiLCJzY3AiOiJVc2VyLlJlYWQgTWFpbC5SZWFkIiwiZXhwIjo0MTAyNDQ0ODAwfQ.c2lnbmF0dXJl";
+
+const MICROSOFT_CC: Preset = Preset {
+    provider: "microsoft",
+    auth: "{type: oauth2_client_credentials, token_url: '{SIM}/v1.0/token', client_id: 11111111-2222-3333-4444-555555555555, client_secret: csecret~value, scopes: ['https://graph.microsoft.com/.default']}",
+    base_suffix: "/v1.0",
+    scopes: "{required: [Mail.Read]}",
+    auth_header: ("authorization", MS_MAIL_APP),
+    unauthenticated: &[],
+    post_paths: &[],
+};
+
+const MICROSOFT_REFRESH: Preset = Preset {
+    auth: "{type: oauth2_refresh_token, token_url: '{SIM}/v1.0/token', client_id: 11111111-2222-3333-4444-555555555555, client_secret: csecret~value, refresh_token: 0.AAAAconfigured}",
+    scopes: "{required: [User.Read]}",
+    auth_header: ("authorization", MS_USER_TOKEN),
+    ..MICROSOFT_CC
+};
+
+const MS_APP_PATH: &str = "/v1.0/applications(appId='11111111-2222-3333-4444-555555555555')";
+
+/// Item 4 (and 7): a mail-only app (`roles: [Mail.ReadWrite]`) is healthy after its grant, with
+/// no Graph call; `Mail.ReadWrite` covers the required `Mail.Read`. Before, every probe called
+/// `/organization`, got 403 and reported `scope_missing` for `Organization.Read.All`.
+#[tokio::test]
+async fn microsoft_app_only_mail_app_is_not_paged_for_organization() {
+    let c = case("mail-only app", Healthy, Ok)
+        .post("/v1.0/token", "token_app_mail")
+        .get("/v1.0/organization", "denied")
+        .requests(&["POST /token"])
+        .scopes_valid(true)
+        .granted(&[("Mail.Read", true)])
+        .identity("Mailbox Sync");
+    let (_, reqs) = run(&MICROSOFT_CC, c).await;
+    let body = String::from_utf8_lossy(&reqs[0].body).to_string();
+    assert!(body.contains("grant_type=client_credentials"), "{body}");
+}
+
+/// Item 6: with `Application.Read.All` the app's own registration gives the end date of the
+/// secret in use (matched by its hint), so `expiring_soon` warns 5 days ahead; the already
+/// ended old secret and the later one are not taken.
+#[tokio::test]
+async fn microsoft_client_secret_expiry_is_exported() {
+    let preset = Preset { auth_header: ("authorization", MS_APPREAD_APP), ..MICROSOFT_CC };
+    let c = case("secret ends in 5 days", Warning, ExpiringSoon)
+        .post("/v1.0/token", "token_app_appread")
+        .route(http::Method::GET, "/v1.0/applications*", "application_secrets")
+        .requests(&["POST /token", "GET /applications(appId='11111111-2222-3333-4444-555555555555')"])
+        .scopes_valid(true)
+        .granted(&[("Mail.Read", true)])
+        .expiry(5 * 86_400 - 120, 5 * 86_400 + 60)
+        .identity("Mailbox Sync")
+        .detail(&["expires in"]);
+    let (_, reqs) = run(&preset, c).await;
+    assert_eq!(reqs[1].path, MS_APP_PATH);
+    let q = reqs[1].query.as_deref().unwrap_or("");
+    assert!(q.contains("passwordCredentials") && q.contains("keyCredentials"), "{q}");
+}
+
+/// Item 5: an expired client secret (AADSTS7000222) is `token_expired` saying so, not "client
+/// id/secret wrong".
+#[tokio::test]
+async fn microsoft_expired_client_secret_is_token_expired() {
+    let c = case("AADSTS7000222", Err_, TokenExpired)
+        .post("/v1.0/token", "token_secret_expired")
+        .requests(&["POST /token"])
+        .detail(&["client secret expired"]);
+    run(&MICROSOFT_CC, c).await;
+}
+
+/// Item 5: `interaction_required` (MFA / Conditional Access) is `forbidden` saying an interactive
+/// sign-in is needed, not `unexpected_response`.
+#[tokio::test]
+async fn microsoft_interaction_required_is_forbidden() {
+    let c = case("interaction_required AADSTS50076", Err_, Forbidden)
+        .post("/v1.0/token", "token_interaction_required")
+        .requests(&["POST /token"])
+        .detail(&["interactive sign-in"]);
+    run(&MICROSOFT_REFRESH, c).await;
+}
+
+/// Item 5: `consent_required` is `scope_missing` (consent withdrawn), not `unexpected_response`.
+#[tokio::test]
+async fn microsoft_consent_required_is_scope_missing() {
+    let c = case("consent_required", Err_, ScopeMissing)
+        .post("/v1.0/token", "token_consent_required")
+        .requests(&["POST /token"])
+        .detail(&["consent"]);
+    run(&MICROSOFT_REFRESH, c).await;
+}
+
+/// Item 5: a grant without a tenant (AADSTS50059) says which token URL to configure.
+#[tokio::test]
+async fn microsoft_missing_tenant_names_the_token_url() {
+    let c = case("AADSTS50059", Err_, Unauthorized)
+        .post("/v1.0/token", "token_no_tenant")
+        .requests(&["POST /token"])
+        .detail(&["TENANT_ID", "token_url"]);
+    run(&MICROSOFT_CC, c).await;
+}
+
+/// Item 3 applied to Microsoft: its refresh grant returns a new refresh token every time without
+/// revoking the old one, which must not stop probing.
+#[tokio::test]
+async fn microsoft_reissued_refresh_token_is_expected() {
+    let c = case("new refresh token, old one kept", Healthy, Ok)
+        .post("/v1.0/token", "token_refresh_reissued")
+        .get("/v1.0/me", "me")
+        .requests(&["POST /token", "GET /me"])
+        .scopes_valid(true)
+        .granted(&[("User.Read", true)])
+        .identity("MeganB@contoso.com");
+    run(&MICROSOFT_REFRESH, c).await;
+}
+
+/// Item 7: Graph permission implication as Microsoft names it.
+#[test]
+fn microsoft_readwrite_covers_read() {
+    let p = integration_exporter::providers::lookup("microsoft").expect("preset");
+    let g = |granted: &[&str], wanted: &str| {
+        p.scope_satisfied(&granted.iter().map(|s| s.to_string()).collect::<Vec<_>>(), wanted)
+    };
+    assert!(g(&["Mail.ReadWrite"], "Mail.Read"));
+    assert!(g(&["Sites.ReadWrite.All"], "Sites.Read.All"));
+    assert!(g(&["Directory.Read.All"], "User.Read.All"));
+    assert!(!g(&["Mail.Read"], "Mail.ReadWrite"));
+    assert!(!g(&["Mail.ReadWrite"], "Mail.Send"));
+    assert!(!g(&["Mail.ReadWrite"], "Mail.Read.Shared"));
+}
+
+/// Item 5: client credentials against /common, /organizations or /consumers (the default token
+/// URL included) are refused at load with the tenant URL to configure; a tenant URL is accepted
+/// with a note on the secret's expiry.
+#[test]
+fn microsoft_client_credentials_need_the_tenant() {
+    let base = "https://graph.microsoft.com/v1.0";
+    for token_url in [
+        "",
+        "token_url: 'https://login.microsoftonline.com/organizations/oauth2/v2.0/token', ",
+        "token_url: 'https://login.microsoftonline.com/consumers/oauth2/v2.0/token', ",
+    ] {
+        let auth = format!("{{type: oauth2_client_credentials, {token_url}client_id: c, client_secret: s}}");
+        let msg = refused(&one("microsoft", base, &auth, ""));
+        assert!(msg.contains("needs the tenant"), "{msg}");
+        assert!(msg.contains("https://login.microsoftonline.com/TENANT_ID/oauth2/v2.0/token"), "{msg}");
+    }
+    let auth = "{type: oauth2_client_credentials, token_url: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token', client_id: c, client_secret: s}";
+    let cfg = Config::parse(&one("microsoft", base, auth, ""), "t.yml").expect("tenant URL accepted");
+    let notes = &cfg.integrations[0].notes;
+    assert!(notes.iter().any(|n| n.contains("Application.Read.All") && n.contains("cannot be known")), "{notes:?}");
+    assert!(integration_exporter::config::view::render(&cfg).contains("Application.Read.All"));
+    // A delegated refresh grant may use /common.
+    let auth = "{type: oauth2_refresh_token, client_id: c, refresh_token: r}";
+    assert!(Config::parse(&one("microsoft", base, auth, ""), "t.yml").is_ok());
+}
