@@ -395,3 +395,63 @@ fn microsoft_client_credentials_need_the_tenant() {
     let auth = "{type: oauth2_refresh_token, client_id: c, refresh_token: r}";
     assert!(Config::parse(&one("microsoft", base, auth, ""), "t.yml").is_ok());
 }
+
+// ---------------------------------------------------------------- Stripe
+
+const STRIPE_RK: Preset = Preset {
+    provider: "stripe",
+    auth: "{type: bearer, token: rk_test_51Nv0FGQ9RKHgCVdK1234}",
+    base_suffix: "",
+    scopes: "",
+    auth_header: ("authorization", "Bearer rk_test_51Nv0FGQ9RKHgCVdK1234"),
+    unauthenticated: &[],
+    post_paths: &[],
+};
+
+/// Item 8: a restricted key without account or balance read: before, `scope_missing` (a page)
+/// for a permission the integration never needed; now a warning that says to set `resource:`.
+#[tokio::test]
+async fn stripe_restricted_key_without_account_or_balance_is_a_warning() {
+    let c = case("403 on account and balance", Warning, OptionalScopeMissing)
+        .get("/v1/account", "restricted_permission")
+        .get("/v1/balance", "restricted_permission")
+        .requests(&["GET /v1/account", "GET /v1/balance"])
+        .detail(&["cannot be verified", "resource:"]);
+    run(&STRIPE_RK, c).await;
+}
+
+/// Item 8: with `resource: customers` the check reads that resource only (one item) and is
+/// healthy, even though the key may read neither the account nor the balance.
+#[tokio::test]
+async fn stripe_resource_is_the_check() {
+    let c = case("resource: customers", Healthy, Ok)
+        .key("resource: customers")
+        .get("/v1/customers", "customers_list")
+        .get("/v1/account", "restricted_permission")
+        .requests(&["GET /v1/customers"])
+        .http(200);
+    let (_, reqs) = run(&STRIPE_RK, c).await;
+    assert_eq!(reqs[0].query.as_deref(), Some("limit=1"));
+}
+
+/// Item 8: the named resource denied is the permission the integration needs: `scope_missing`.
+#[tokio::test]
+async fn stripe_resource_denied_is_scope_missing() {
+    let c = case("resource: customers denied", Err_, ScopeMissing)
+        .key("resource: customers")
+        .get("/v1/customers", "restricted_no_customer_read")
+        .requests(&["GET /v1/customers"])
+        .detail(&["rak_customer_read"]);
+    run(&STRIPE_RK, c).await;
+}
+
+/// Item 8: `resource:` takes only the known read-only resources, and only under Stripe.
+#[test]
+fn stripe_resource_is_validated_at_load() {
+    let auth = "{type: bearer, token: rk_x}";
+    let msg = refused(&one("stripe", "https://api.stripe.com", auth, "    resource: customers/cus_1/delete\n"));
+    assert!(msg.contains("not one of the read-only Stripe resources") && msg.contains("customers, charges"), "{msg}");
+    let msg = refused(&one("github", "https://api.github.com", auth, "    resource: customers\n"));
+    assert!(msg.contains("resource: is a stripe setting"), "{msg}");
+    assert!(Config::parse(&one("stripe", "https://api.stripe.com", auth, "    resource: invoices\n"), "t.yml").is_ok());
+}
