@@ -455,3 +455,36 @@ fn stripe_resource_is_validated_at_load() {
     assert!(msg.contains("resource: is a stripe setting"), "{msg}");
     assert!(Config::parse(&one("stripe", "https://api.stripe.com", auth, "    resource: invoices\n"), "t.yml").is_ok());
 }
+
+// ---------------------------------------------------------------- Google
+
+const GOOGLE_MAIL: Preset = Preset {
+    provider: "google",
+    auth: "{type: bearer, token: ya29.test-access-token}",
+    base_suffix: "",
+    scopes: "{required: ['https://www.googleapis.com/auth/gmail.settings.sharing', 'https://www.googleapis.com/auth/gmail.readonly'], optional: ['https://www.googleapis.com/auth/gmail.settings.basic']}",
+    auth_header: ("authorization", "Bearer ya29.test-access-token"),
+    unauthenticated: &["/oauth2/v2/tokeninfo"],
+    post_paths: &["/oauth2/v2/tokeninfo"],
+};
+
+/// Item 9: `https://mail.google.com/` does not cover `gmail.settings.sharing` (send-as,
+/// forwarding, delegates) or `gmail.settings.basic`; it does cover `gmail.readonly`. Before,
+/// every `gmail.*` scope counted as granted: a missed page.
+#[tokio::test]
+async fn google_full_mailbox_scope_does_not_cover_settings_scopes() {
+    let c = case("mail.google.com only", Err_, ScopeMissing)
+        .post("/oauth2/v2/tokeninfo", "tokeninfo_full_mailbox")
+        .requests(&["POST /oauth2/v2/tokeninfo"])
+        .scopes_valid(false)
+        .granted(&[
+            ("https://www.googleapis.com/auth/gmail.settings.sharing", false),
+            ("https://www.googleapis.com/auth/gmail.readonly", true),
+            ("https://www.googleapis.com/auth/gmail.settings.basic", false),
+        ])
+        .expiry(3500, 3600)
+        .identity("ops@example.com")
+        .detail(&["gmail.settings.sharing"]);
+    let (_, reqs) = run(&GOOGLE_MAIL, c).await;
+    assert!(reqs[0].query.as_deref().unwrap_or("").contains("access_token="), "token goes in the query, not a header");
+}
