@@ -488,3 +488,74 @@ async fn google_full_mailbox_scope_does_not_cover_settings_scopes() {
     let (_, reqs) = run(&GOOGLE_MAIL, c).await;
     assert!(reqs[0].query.as_deref().unwrap_or("").contains("access_token="), "token goes in the query, not a header");
 }
+
+// ---------------------------------------------------------------- Jira
+
+const JIRA_OAUTH: Preset = Preset {
+    provider: "jira",
+    auth: "{type: bearer, token: atlassian-oauth-token}",
+    base_suffix: "",
+    scopes: "{required: ['read:jira-work']}",
+    auth_header: ("authorization", "Bearer atlassian-oauth-token"),
+    unauthenticated: &[],
+    post_paths: &[],
+};
+
+const JIRA_RESOURCES: &str = "/oauth/token/accessible-resources";
+const JIRA_MYSELF: &str = "/ex/jira/{cloud}/rest/api/3/myself";
+
+/// Item 10: with `site:` the configured site's entry and scopes are checked, not the first one
+/// listed. Before, the sandbox site (first, without `read:jira-work`) gave `scope_missing`.
+#[tokio::test]
+async fn jira_checks_the_configured_site() {
+    for site in ["site: https://acme.atlassian.net/", "site: 1324a887-45db-1bf4-1e99-ef0ff456d421"] {
+        let c = case("site: acme of two", Healthy, Ok)
+            .key(site)
+            .get(JIRA_RESOURCES, "resources_two_sites")
+            .get(JIRA_MYSELF, "myself")
+            .requests(&[
+                "GET /oauth/token/accessible-resources",
+                "GET /ex/jira/1324a887-45db-1bf4-1e99-ef0ff456d421/rest/api/3/myself",
+            ])
+            .scopes_valid(true)
+            .granted(&[("read:jira-work", true)])
+            .rate(349.0, 350.0)
+            .identity("acme")
+            .http(200);
+        run(&JIRA_OAUTH, c).await;
+    }
+}
+
+/// Item 10: a token whose accessible resources lack the configured site is an error naming
+/// the site and the ones it reaches; no other site is called.
+#[tokio::test]
+async fn jira_token_without_the_configured_site_is_an_error() {
+    let c = case("site missing from accessible-resources", Err_, Forbidden)
+        .key("site: https://other.atlassian.net")
+        .get(JIRA_RESOURCES, "resources_two_sites")
+        .get(JIRA_MYSELF, "myself")
+        .requests(&["GET /oauth/token/accessible-resources"])
+        .detail(&["no access to site https://other.atlassian.net", "https://acme.atlassian.net"]);
+    run(&JIRA_OAUTH, c).await;
+}
+
+/// Item 10: `site:` is refused with API tokens (their base_url is the site) and empty; without
+/// it an OAuth integration gets a note on `/config`.
+#[test]
+fn jira_site_at_config_load() {
+    let basic = "{type: basic, username: u, password: p}";
+    let msg = refused(&one("jira", "https://acme.atlassian.net", basic, "    site: https://acme.atlassian.net\n"));
+    assert!(msg.contains("site: is for OAuth tokens") && msg.contains("base_url is the site"), "{msg}");
+    let bearer = "{type: bearer, token: t}";
+    let msg = refused(&one("jira", "https://api.atlassian.com", bearer, "    site: ''\n"));
+    assert!(msg.contains("site: is empty"), "{msg}");
+    let cfg = Config::parse(&one("jira", "https://api.atlassian.com", bearer, ""), "t.yml").expect("valid");
+    assert!(cfg.integrations[0].notes.iter().any(|n| n.contains("set site:")), "{:?}", cfg.integrations[0].notes);
+    let cfg = Config::parse(
+        &one("jira", "https://api.atlassian.com", bearer, "    site: https://acme.atlassian.net\n"),
+        "t.yml",
+    )
+    .expect("valid");
+    assert!(cfg.integrations[0].notes.is_empty());
+    assert!(integration_exporter::config::view::render(&cfg).contains("site: https://acme.atlassian.net"));
+}
