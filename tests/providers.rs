@@ -954,7 +954,7 @@ const PIPEDRIVE: Preset = Preset {
 };
 
 const PIPEDRIVE_OAUTH: Preset = Preset {
-    auth: "{type: oauth2_refresh_token, token_url: '{SIM}/v1/token', client_id: pd-client, client_secret: pd-secret, refresh_token: pd-refresh}",
+    auth: "{type: oauth2_refresh_token, token_url: '{SIM}/v1/token', client_id: pd-client, client_secret: pd-secret, refresh_token: the-same-refresh-token}",
     scopes: "{required: ['deals:read'], optional: ['users:read']}",
     auth_header: ("authorization", "Bearer v1u:AQIBAHj-LzTNK2yuuuaLqifzhWb9crUNKTpk4FlQ9rjnXqp_6AE"),
     ..PIPEDRIVE
@@ -968,16 +968,12 @@ async fn pipedrive() {
         case("healthy", Healthy, Ok)
             .get(me, "healthy")
             .requests(&reqs)
-            .rate(79.0, 80.0)
+            // Burst-window headers: headroom unknown (issue 14).
             .identity("Example OÜ")
             .http(200),
         case("revoked or invalid", Err_, Unauthorized).get(me, "unauthorized").requests(&reqs).http(401),
         case("forbidden", Err_, Forbidden).get(me, "forbidden").requests(&reqs),
-        case("429 + x-ratelimit-reset seconds", Warning, RateLimited)
-            .get(me, "rate_limited")
-            .requests(&reqs)
-            .rate(0.0, 80.0)
-            .retry(1),
+        case("429 + x-ratelimit-reset seconds", Warning, RateLimited).get(me, "rate_limited").requests(&reqs).retry(1),
         case("5xx", Err_, ProviderUnavailable).get(me, "server_error").requests(&reqs).http(500),
         case("unexpected body", Err_, UnexpectedResponse).get(me, "unexpected_body").requests(&reqs),
         case("402 company account not open", Err_, AccountSuspended).get(me, "payment_required").requests(&reqs),
@@ -991,7 +987,7 @@ async fn pipedrive() {
         case("success field absent", Healthy, Ok)
             .get(me, "me_without_success")
             .requests(&reqs)
-            .rate(79.0, 80.0)
+            // Burst-window headers: headroom unknown (issue 14).
             .identity("Example OÜ"),
         case("503 maintenance HTML", Err_, ProviderUnavailable).get(me, "maintenance_html").requests(&reqs).http(503),
     ] {
@@ -1001,8 +997,7 @@ async fn pipedrive() {
         .post("/v1/token", "token")
         .get(me, "healthy")
         .requests(&["POST /token", "GET /users/me"])
-        .scopes_valid(true)
-        .rate(79.0, 80.0);
+        .scopes_valid(true);
     let (_, reqs) = run(&PIPEDRIVE_OAUTH, c).await;
     assert_eq!(reqs[0].header("authorization"), Some("Basic cGQtY2xpZW50OnBkLXNlY3JldA=="), "client auth by Basic");
 }

@@ -559,3 +559,35 @@ fn jira_site_at_config_load() {
     assert!(cfg.integrations[0].notes.is_empty());
     assert!(integration_exporter::config::view::render(&cfg).contains("site: https://acme.atlassian.net"));
 }
+
+// ---------------------------------------------------------------- Pipedrive
+
+const PIPEDRIVE_TOKEN: Preset = Preset {
+    provider: "pipedrive",
+    auth: "{type: header, name: x-api-token, value: pipedrive-api-token}",
+    base_suffix: "/v1",
+    scopes: "",
+    auth_header: ("x-api-token", "pipedrive-api-token"),
+    unauthenticated: &[],
+    post_paths: &[],
+};
+
+/// Item 11: `x-ratelimit-*` describe Pipedrive's 2-second burst window: 2 of 80 left there is
+/// no quota problem, and the daily budget has no documented headers, so headroom is unknown
+/// and the probe is healthy. Before, it was `rate_limit_low`.
+#[tokio::test]
+async fn pipedrive_burst_window_is_not_quota_headroom() {
+    let c = case("burst window nearly used", Healthy, Ok)
+        .get("/v1/users/me", "burst_window_low")
+        .requests(&["GET /users/me"])
+        .identity("Example Ltd")
+        .http(200);
+    run(&PIPEDRIVE_TOKEN, c).await;
+}
+
+/// Item 11: a 429 is still `rate_limited`, and the next probe waits `x-ratelimit-reset`.
+#[tokio::test]
+async fn pipedrive_429_still_backs_off() {
+    let c = case("429", Warning, RateLimited).get("/v1/users/me", "rate_limited").requests(&["GET /users/me"]).retry(1);
+    run(&PIPEDRIVE_TOKEN, c).await;
+}
