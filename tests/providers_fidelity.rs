@@ -591,3 +591,124 @@ async fn pipedrive_429_still_backs_off() {
     let c = case("429", Warning, RateLimited).get("/v1/users/me", "rate_limited").requests(&["GET /users/me"]).retry(1);
     run(&PIPEDRIVE_TOKEN, c).await;
 }
+
+// ---------------------------------------------------------------- HubSpot
+
+const HUBSPOT_GRANT: Preset = Preset {
+    provider: "hubspot",
+    auth: "{type: oauth2_refresh_token, token_url: '{SIM}/oauth/2026-03/token', client_id: hid, client_secret: hsecret, refresh_token: hrefresh}",
+    base_suffix: "",
+    scopes: "{required: [crm.objects.contacts.read]}",
+    auth_header: ("authorization", "Bearer CJSP5qf1KhICAQEYs-gDIIGOBii1hQIyGQAf3xBKmlwHjX7OIpuIFEavB2-qYAGQsF4"),
+    unauthenticated: &["/oauth/2026-03/token", "/oauth/v1/access-tokens/"],
+    post_paths: &["/oauth/2026-03/token"],
+};
+
+const HUBSPOT_BEARER: Preset = Preset {
+    auth: "{type: bearer, token: CJSP5qf1KhICAQEYs-gDIIGOBii1hQIyGQAf3xBKmlwHjX7OIpuIFEavB2-qYAGQsF4}",
+    ..HUBSPOT_GRANT
+};
+
+/// Item 12: the refresh grant goes to `/oauth/2026-03/token` and the scopes come from `POST
+/// /oauth/2026-03/token/introspect` (form body with the client credentials, no auth header),
+/// never from the v1 endpoints HubSpot retires on 16 February 2027.
+#[tokio::test]
+async fn hubspot_grant_uses_the_2026_03_introspection() {
+    let c = case("refresh grant + introspection", Healthy, Ok)
+        .post("/oauth/2026-03/token", "token_2026_03")
+        .get("/account-info/v3/details", "account_details")
+        .post("/oauth/2026-03/token/introspect", "introspect_active")
+        .route(http::Method::GET, "/oauth/v1/access-tokens/*", "token_metadata")
+        .requests(&[
+            "POST /oauth/2026-03/token",
+            "GET /account-info/v3/details",
+            "POST /oauth/2026-03/token/introspect",
+        ])
+        .scopes_valid(true)
+        .granted(&[("crm.objects.contacts.read", true)])
+        .rate(183.0, 190.0)
+        .identity("demo.hubspot.com");
+    let (r, reqs) = run(&HUBSPOT_GRANT, c).await;
+    let form = String::from_utf8_lossy(&reqs[2].body).to_string();
+    for field in ["client_id=hid", "client_secret=hsecret", "token=CJSP5qf1", "token_type_hint=access_token"] {
+        assert!(form.contains(field), "introspection form lacks {field}: {form}");
+    }
+    assert!(reqs[2].query.is_none(), "no secret in the introspection URL");
+    assert!(!format!("{r:?}").contains("hsecret"), "client secret in the result");
+}
+
+/// Item 12: introspection saying `active: false` is `unauthorized`.
+#[tokio::test]
+async fn hubspot_inactive_token_is_unauthorized() {
+    let c = case("active: false", Err_, Unauthorized)
+        .post("/oauth/2026-03/token", "token_2026_03")
+        .get("/account-info/v3/details", "account_details")
+        .post("/oauth/2026-03/token/introspect", "introspect_inactive")
+        .requests(&[
+            "POST /oauth/2026-03/token",
+            "GET /account-info/v3/details",
+            "POST /oauth/2026-03/token/introspect",
+        ])
+        .rate(183.0, 190.0)
+        .detail(&["not active"]);
+    run(&HUBSPOT_GRANT, c).await;
+}
+
+/// Item 12: a bare OAuth token keeps the documented v1 fallback; the day v1 is gone it is
+/// `unexpected_response` naming the sunset and what to configure. Before, a 404 there was
+/// classified by status with no word of the retirement.
+#[tokio::test]
+async fn hubspot_v1_sunset_is_named() {
+    let c = case("v1 retired", Err_, UnexpectedResponse)
+        .get("/account-info/v3/details", "account_details")
+        .route(http::Method::GET, "/oauth/v1/access-tokens/*", "v1_retired")
+        .requests(&[
+            "GET /account-info/v3/details",
+            "GET /oauth/v1/access-tokens/CJSP5qf1KhICAQEYs-gDIIGOBii1hQIyGQAf3xBKmlwHjX7OIpuIFEavB2-qYAGQsF4",
+        ])
+        .rate(183.0, 190.0)
+        .detail(&["16 February 2027", "oauth2_refresh_token", "/oauth/2026-03/token/introspect"]);
+    run(&HUBSPOT_BEARER, c).await;
+}
+
+/// Item 12: the v1 fallback still works until the sunset (a bare access token's own 30-minute
+/// expiry is what it reports, as before).
+#[tokio::test]
+async fn hubspot_v1_fallback_until_the_sunset() {
+    let c = case("v1 metadata", Warning, ExpiringSoon)
+        .get("/account-info/v3/details", "account_details")
+        .route(http::Method::GET, "/oauth/v1/access-tokens/*", "token_metadata")
+        .requests(&[
+            "GET /account-info/v3/details",
+            "GET /oauth/v1/access-tokens/CJSP5qf1KhICAQEYs-gDIIGOBii1hQIyGQAf3xBKmlwHjX7OIpuIFEavB2-qYAGQsF4",
+        ])
+        .scopes_valid(true)
+        .granted(&[("crm.objects.contacts.read", true)])
+        .expiry(1700, 1760)
+        .rate(183.0, 190.0)
+        .identity("demo.hubspot.com");
+    run(&HUBSPOT_BEARER, c).await;
+}
+
+/// Item 12: the default token URL is the 2026-03 one; bearer OAuth tokens and an explicit v1
+/// token URL get a note naming the sunset.
+#[test]
+fn hubspot_defaults_and_notes_name_the_sunset() {
+    let base = "https://api.hubapi.com";
+    let cfg = Config::parse(
+        &one("hubspot", base, "{type: oauth2_refresh_token, client_id: c, client_secret: s, refresh_token: r}", ""),
+        "t.yml",
+    )
+    .expect("valid");
+    let rendered = integration_exporter::config::view::render(&cfg);
+    assert!(rendered.contains("https://api.hubapi.com/oauth/2026-03/token"), "{rendered}");
+    assert!(cfg.integrations[0].notes.is_empty(), "{:?}", cfg.integrations[0].notes);
+    let v1 = "{type: oauth2_refresh_token, token_url: 'https://api.hubapi.com/oauth/v1/token', client_id: c, client_secret: s, refresh_token: r}";
+    let cfg = Config::parse(&one("hubspot", base, v1, ""), "t.yml").expect("valid");
+    assert!(cfg.integrations[0].notes.iter().any(|n| n.contains("16 February 2027") && n.contains("2026-03/token")));
+    let cfg = Config::parse(&one("hubspot", base, "{type: bearer, token: t}", ""), "t.yml").expect("valid");
+    assert!(cfg.integrations[0]
+        .notes
+        .iter()
+        .any(|n| n.contains("16 February 2027") && n.contains("oauth2_refresh_token")));
+}
