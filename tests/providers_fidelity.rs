@@ -383,7 +383,7 @@ fn microsoft_client_credentials_need_the_tenant() {
     ] {
         let auth = format!("{{type: oauth2_client_credentials, {token_url}client_id: c, client_secret: s}}");
         let msg = refused(&one("microsoft", base, &auth, ""));
-        assert!(msg.contains("needs the tenant"), "{msg}");
+        assert!(msg.contains("is refused on") && msg.contains("needs the tenant"), "{msg}");
         assert!(msg.contains("https://login.microsoftonline.com/TENANT_ID/oauth2/v2.0/token"), "{msg}");
     }
     let auth = "{type: oauth2_client_credentials, token_url: 'https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token', client_id: c, client_secret: s}";

@@ -23,10 +23,6 @@ macro_rules! basics {
             &[$(crate::config::AuthType::$auth),+]
         }
 
-        fn as_dyn(&self) -> &dyn crate::providers::Provider {
-            self
-        }
-
         $(
             fn default_token_url(&self) -> Option<&'static str> {
                 Some($token)

@@ -13,10 +13,6 @@ pub struct Http;
 
 #[async_trait]
 impl Provider for Http {
-    fn as_dyn(&self) -> &dyn Provider {
-        self
-    }
-
     fn name(&self) -> &'static str {
         "http"
     }

@@ -73,7 +73,7 @@ impl Provider for HubSpot {
     }
 
     fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self, integration, &[])?;
+        super::refuse_unused_options(self.name(), integration, &[])?;
         Ok(match &integration.auth {
             Auth::Bearer { .. } => vec![format!(
                 "OAuth access tokens configured as bearer are read with HubSpot's v1 token metadata, which {SUNSET}; \

@@ -68,7 +68,7 @@ impl Provider for Jira {
     }
 
     fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self, integration, &[RefusedKey::Site])?;
+        super::refuse_unused_options(self.name(), integration, &[RefusedKey::Site])?;
         let basic = matches!(integration.auth, Auth::Basic { .. });
         match &integration.options.site {
             Some(_) if basic => Err(Refusal::new(

@@ -96,15 +96,15 @@ impl Provider for Microsoft {
     }
 
     fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self, integration, &[])?;
+        super::refuse_unused_options(self.name(), integration, &[])?;
         let Auth::OAuth2ClientCredentials { token_url, .. } = &integration.auth else { return Ok(Vec::new()) };
         let tenant = token_url.path_segments().and_then(|mut s| s.next()).unwrap_or("");
         if ["common", "organizations", "consumers"].contains(&tenant.to_ascii_lowercase().as_str()) {
             return Err(Refusal::new(
                 RefusedKey::Auth,
                 format!(
-                    "the client-credentials grant needs the tenant, not /{tenant} (Microsoft answers AADSTS900023 or \
-                     AADSTS50059): set auth.token_url to https://login.microsoftonline.com/TENANT_ID/oauth2/v2.0/token \
+                    "the client-credentials grant is refused on /{tenant}: it needs the tenant (Microsoft answers \
+                     AADSTS900023 or AADSTS50059). Set auth.token_url to https://login.microsoftonline.com/TENANT_ID/oauth2/v2.0/token \
                      with your directory (tenant) id or domain"
                 ),
             ));

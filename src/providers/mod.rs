@@ -66,17 +66,17 @@ impl Refusal {
 
 /// The default check of provider-specific keys: a preset refuses keys it does not use, so a
 /// `site:` under Stripe is an error rather than silently ignored.
-pub fn refuse_unused_options(p: &dyn Provider, i: &IntegrationConfig, uses: &[RefusedKey]) -> Result<(), Refusal> {
+pub fn refuse_unused_options(provider: &str, i: &IntegrationConfig, uses: &[RefusedKey]) -> Result<(), Refusal> {
     if i.options.resource.is_some() && !uses.contains(&RefusedKey::Resource) {
         return Err(Refusal::new(
             RefusedKey::Resource,
-            format!("resource: is a stripe setting; provider {} does not use it", p.name()),
+            format!("resource: is a stripe setting; provider {provider} does not use it"),
         ));
     }
     if i.options.site.is_some() && !uses.contains(&RefusedKey::Site) {
         return Err(Refusal::new(
             RefusedKey::Site,
-            format!("site: is a jira setting; provider {} does not use it", p.name()),
+            format!("site: is a jira setting; provider {provider} does not use it"),
         ));
     }
     Ok(())
@@ -126,12 +126,9 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     /// Provider-specific refusals at config load (called once per integration from the config
     /// loader), and notes for `/config` when the integration is accepted.
     fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        refuse_unused_options(self.as_dyn(), integration, &[])?;
+        refuse_unused_options(self.name(), integration, &[])?;
         Ok(Vec::new())
     }
-
-    /// This provider as a trait object (for the default methods' helpers).
-    fn as_dyn(&self) -> &dyn Provider;
 
     /// `Ok` when granted scopes can be read with this auth, else why not.
     fn scopes_knowable(&self, auth: &Auth) -> Result<(), &'static str>;

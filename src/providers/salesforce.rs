@@ -98,7 +98,7 @@ impl Provider for Salesforce {
     }
 
     fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self, integration, &[])?;
+        super::refuse_unused_options(self.name(), integration, &[])?;
         match &integration.auth {
             Auth::OAuth2ClientCredentials { token_url, .. }
                 if matches!(token_url.host_str(), Some("login.salesforce.com" | "test.salesforce.com")) =>
@@ -116,8 +116,8 @@ impl Provider for Salesforce {
             Auth::OAuth2RefreshToken { .. } if integration.options.refresh_token_rotates != Some(false) => {
                 Err(Refusal::new(
                     RefusedKey::Auth,
-                    "oauth2_refresh_token for Salesforce needs auth.refresh_token_rotates: false. With the connected \
-                     app's Refresh Token Rotation on, each refresh issues a new refresh token and invalidates the one \
+                    "oauth2_refresh_token is refused for provider salesforce unless auth.refresh_token_rotates: false \
+                     is set. With the connected app's Refresh Token Rotation on, each refresh issues a new refresh token and invalidates the one \
                      your platform holds. Check it in Setup > App Manager > your connected app > Manage > Edit Policies \
                      (Refresh Token Policy); if rotation is off, add refresh_token_rotates: false to auth, otherwise \
                      configure the access token with type: bearer",

@@ -72,7 +72,7 @@ impl Provider for Stripe {
     }
 
     fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self, integration, &[RefusedKey::Resource])?;
+        super::refuse_unused_options(self.name(), integration, &[RefusedKey::Resource])?;
         match integration.options.resource.as_deref() {
             Some(r) if !RESOURCES.contains(&r) => Err(Refusal::new(
                 RefusedKey::Resource,
