@@ -237,6 +237,8 @@ fn salesforce_refusals_at_config_load() {
 
 /// App-only JWT (`alg: none`, test only): `roles: [Mail.ReadWrite]`, `appid`, `app_displayname`.
 const MS_MAIL_APP: &str = "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiI4NDg0MTA2Ni0yNzRkLTRlYzAtYTVjMS0yNzZiZTY4NGJkZDMiLCJhcHBpZCI6IjExMTExMTExLTIyMjItMzMzMy00NDQ0LTU1NTU1NTU1NTU1NSIsImFwcF9kaXNwbGF5bmFtZSI6Ik1haWxib3ggU3luYyIsInJvbGVzIjpbIk1haWwuUmVhZFdyaXRlIl0sImV4cCI6NDEwMjQ0NDgwMH0.c2lnbmF0dXJl";
+/// The same token as a bearer auth.
+const MS_MAIL_APP_BEARER: &str = "{type: bearer, token: eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiI4NDg0MTA2Ni0yNzRkLTRlYzAtYTVjMS0yNzZiZTY4NGJkZDMiLCJhcHBpZCI6IjExMTExMTExLTIyMjItMzMzMy00NDQ0LTU1NTU1NTU1NTU1NSIsImFwcF9kaXNwbGF5bmFtZSI6Ik1haWxib3ggU3luYyIsInJvbGVzIjpbIk1haWwuUmVhZFdyaXRlIl0sImV4cCI6NDEwMjQ0NDgwMH0.c2lnbmF0dXJl}";
 /// App-only JWT: `roles: [Mail.Read, Application.Read.All]`.
 const MS_APPREAD_APP: &str = "Bearer eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJhdWQiOiJodHRwczovL2dyYXBoLm1pY3Jvc29mdC5jb20iLCJ0aWQiOiI4NDg0MTA2Ni0yNzRkLTRlYzAtYTVjMS0yNzZiZTY4NGJkZDMiLCJhcHBpZCI6IjExMTExMTExLTIyMjItMzMzMy00NDQ0LTU1NTU1NTU1NTU1NSIsImFwcF9kaXNwbGF5bmFtZSI6Ik1haWxib3ggU3luYyIsInJvbGVzIjpbIk1haWwuUmVhZCIsIkFwcGxpY2F0aW9uLlJlYWQuQWxsIl0sImV4cCI6NDEwMjQ0NDgwMH0.c2lnbmF0dXJl";
 /// Delegated JWT: `scp: User.Read Mail.Read`.
@@ -711,4 +713,52 @@ fn hubspot_defaults_and_notes_name_the_sunset() {
         .notes
         .iter()
         .any(|n| n.contains("16 February 2027") && n.contains("oauth2_refresh_token")));
+}
+
+// ---------------------------------------------------------------- where refusals point
+
+/// A provider's refusal names the file, line and column of the key it is about: `resource:`
+/// and `site:` their own line, auth refusals the `auth:` line.
+#[test]
+fn provider_refusals_point_at_the_key() {
+    let at = |yaml: &str| match Config::parse(yaml, "t.yml") {
+        Err(ConfigError::Invalid(d)) => (d[0].line, d[0].message.clone()),
+        other => panic!("refused expected: {other:?}"),
+    };
+    let (line, msg) = at(&one("stripe", "https://api.stripe.com", "{type: bearer, token: x}", "    resource: nope\n"));
+    assert_eq!(line, 6, "{msg}");
+    let (line, msg) =
+        at(&one("github", "https://api.github.com", "{type: bearer, token: x}", "    site: https://a.atlassian.net\n"));
+    assert_eq!(line, 6, "{msg}");
+    let (line, msg) = at(&one(
+        "salesforce",
+        "https://a.my.salesforce.com",
+        "{type: oauth2_client_credentials, client_id: c, client_secret: s}",
+        "",
+    ));
+    assert_eq!(line, 5, "{msg}");
+    assert!(msg.starts_with("integration \"t\": "), "names the integration: {msg}");
+}
+
+/// A Microsoft app-only bearer token without a permission to read `/organization`: a 403 there
+/// still proves the token was accepted, so the probe is healthy, not `scope_missing`.
+#[tokio::test]
+async fn microsoft_bearer_app_only_denied_organization_is_authenticated() {
+    let preset = Preset { auth: "{type: bearer, token: MAILTOKEN}", scopes: "{required: [Mail.Read]}", ..MICROSOFT_CC };
+    // The auth YAML needs the JWT itself; the preset's header names it.
+    let auth: &'static str = Box::leak(format!("{{type: bearer, token: {}}}", &MS_MAIL_APP[7..]).into_boxed_str());
+    let c = case("bearer app-only, 403 on /organization", Healthy, Ok)
+        .auth(auth, MS_MAIL_APP)
+        .get("/v1.0/organization", "denied")
+        .requests(&["GET /organization"])
+        .scopes_valid(true)
+        .granted(&[("Mail.Read", true)])
+        .expiry(4_102_444_800 - now() - 60, 4_102_444_800 - now() + 60)
+        .identity("Mailbox Sync")
+        .http(403);
+    run(&preset, c).await;
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }

@@ -341,6 +341,50 @@ mod tests {
     }
 
     #[test]
+    fn provider_token_errors_say_what_happened() {
+        let f = classify_token_error(401, br#"{"error":"invalid_client","error_description":"AADSTS7000222: The provided client secret keys for app 'x' are expired."}"#);
+        assert_eq!(f.reason, Reason::TokenExpired);
+        assert!(f.detail.contains("client secret expired"), "{}", f.detail);
+        let f = classify_token_error(400, br#"{"error":"interaction_required","error_description":"AADSTS50076: multi-factor authentication required"}"#);
+        assert_eq!(f.reason, Reason::Forbidden);
+        let f = classify_token_error(400, br#"{"error":"invalid_grant","error_description":"AADSTS53003: Access has been blocked by Conditional Access policies."}"#);
+        assert_eq!(f.reason, Reason::Forbidden);
+        let f = classify_token_error(
+            400,
+            br#"{"error":"consent_required","error_description":"AADSTS65001: not consented"}"#,
+        );
+        assert_eq!(f.reason, Reason::ScopeMissing);
+        let f = classify_token_error(400, br#"{"error":"invalid_request","error_description":"AADSTS900023: Specified tenant identifier 'common' is neither a valid DNS name"}"#);
+        assert_eq!(f.reason, Reason::Unauthorized);
+        assert!(f.detail.contains("TENANT_ID"), "{}", f.detail);
+        let f = classify_token_error(
+            400,
+            br#"{"error":"invalid_grant","error_description":"request not supported on this domain"}"#,
+        );
+        assert_eq!(f.reason, Reason::Unauthorized);
+        assert!(f.detail.contains("My Domain"), "{}", f.detail);
+        let f = classify_token_error(
+            401,
+            br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#,
+        );
+        assert_eq!(f.reason, Reason::Unauthorized);
+    }
+
+    #[test]
+    fn a_new_refresh_token_is_rotation_unless_the_provider_keeps_old_ones() {
+        let configured = SecretString::from("old-refresh");
+        let rotated = br#"{"access_token":"a","refresh_token":"new-refresh"}"#;
+        let f = rotation_failure(rotated, &configured, false).expect("rotation reported");
+        assert_eq!(f.reason, Reason::CredentialRevoked);
+        assert!(!f.detail.contains("new-refresh") && !f.detail.contains("old-refresh"));
+        assert!(rotation_failure(rotated, &configured, true).is_none(), "Microsoft keeps old ones valid");
+        assert!(
+            rotation_failure(br#"{"access_token":"a","refresh_token":"old-refresh"}"#, &configured, false).is_none()
+        );
+        assert!(rotation_failure(br#"{"access_token":"a"}"#, &configured, false).is_none());
+    }
+
+    #[test]
     fn token_lifetime_has_a_margin() {
         let now = Instant::now();
         let t = parse_token_response(br#"{"access_token":"a","expires_in":3600}"#, now).unwrap();
