@@ -744,11 +744,8 @@ fn provider_refusals_point_at_the_key() {
 /// still proves the token was accepted, so the probe is healthy, not `scope_missing`.
 #[tokio::test]
 async fn microsoft_bearer_app_only_denied_organization_is_authenticated() {
-    let preset = Preset { auth: "{type: bearer, token: MAILTOKEN}", scopes: "{required: [Mail.Read]}", ..MICROSOFT_CC };
-    // The auth YAML needs the JWT itself; the preset's header names it.
-    let auth: &'static str = Box::leak(format!("{{type: bearer, token: {}}}", &MS_MAIL_APP[7..]).into_boxed_str());
+    let preset = Preset { auth: MS_MAIL_APP_BEARER, scopes: "{required: [Mail.Read]}", ..MICROSOFT_CC };
     let c = case("bearer app-only, 403 on /organization", Healthy, Ok)
-        .auth(auth, MS_MAIL_APP)
         .get("/v1.0/organization", "denied")
         .requests(&["GET /organization"])
         .scopes_valid(true)
