@@ -713,6 +713,12 @@ fn hubspot_defaults_and_notes_name_the_sunset() {
         .notes
         .iter()
         .any(|n| n.contains("16 February 2027") && n.contains("oauth2_refresh_token")));
+    let cfg = Config::parse(&one("hubspot", base, "{type: bearer, token: pat-na1-x}", ""), "t.yml").expect("valid");
+    assert!(
+        cfg.integrations[0].notes.is_empty(),
+        "private-app tokens are not affected: {:?}",
+        cfg.integrations[0].notes
+    );
 }
 
 // ---------------------------------------------------------------- where refusals point

@@ -75,6 +75,10 @@ impl Provider for HubSpot {
     fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
         super::refuse_unused_options(self.name(), integration, &[])?;
         Ok(match &integration.auth {
+            // A private-app token written in the config is not affected by the v1 retirement.
+            Auth::Bearer { token: crate::config::SecretSource::Inline(t) } if t.expose_secret().starts_with("pat-") => {
+                Vec::new()
+            }
             Auth::Bearer { .. } => vec![format!(
                 "OAuth access tokens configured as bearer are read with HubSpot's v1 token metadata, which {SUNSET}; \
                  configure oauth2_refresh_token (client_id, client_secret, refresh_token) to use the 2026-03 \
