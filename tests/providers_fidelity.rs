@@ -224,7 +224,7 @@ fn salesforce_refusals_at_config_load() {
     for extra in ["", ", refresh_token_rotates: true"] {
         let msg = refused(&one("salesforce", base, &refresh(extra), ""));
         assert!(msg.contains("refresh_token_rotates: false"), "{msg}");
-        assert!(msg.contains("Refresh Token Rotation") && msg.contains("Edit Policies"), "says where to check: {msg}");
+        assert!(msg.contains("Refresh Token Rotation") && msg.contains("OAuth settings"), "says where to check: {msg}");
         assert!(msg.contains("type: bearer"), "says what to use otherwise: {msg}");
     }
     let cfg = Config::parse(&one("salesforce", base, &refresh(", refresh_token_rotates: false"), ""), "t.yml")

@@ -26,9 +26,9 @@
 //! <https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_client_credentials_flow.htm>,
 //! pozil/pub-sub-api-node-client#58); a token endpoint answering that anyway is `unauthorized`
 //! with the fix in words, not `credential_revoked`. And `oauth2_refresh_token` unless
-//! `auth.refresh_token_rotates: false` states that the connected app's Refresh Token Rotation is
-//! off: with rotation on, each redemption issues a new refresh token and invalidates the one the
-//! platform holds (<https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm>).
+//! `auth.refresh_token_rotates: false` states that Refresh Token Rotation (an OAuth setting of the
+//! connected app or external client app) is off: with rotation on, each redemption issues a new
+//! refresh token and invalidates the previous one, the one the platform holds (<https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm>).
 //! Should a grant still answer with a new refresh token, the exporter stops redeeming it and
 //! reports `credential_revoked` saying so.
 //!
@@ -117,9 +117,10 @@ impl Provider for Salesforce {
                 Err(Refusal::new(
                     RefusedKey::Auth,
                     "oauth2_refresh_token is refused for provider salesforce unless auth.refresh_token_rotates: false \
-                     is set. With the connected app's Refresh Token Rotation on, each refresh issues a new refresh token and invalidates the one \
-                     your platform holds. Check it in Setup > App Manager > your connected app > Manage > Edit Policies \
-                     (Refresh Token Policy); if rotation is off, add refresh_token_rotates: false to auth, otherwise \
+                     is set. With Refresh Token Rotation on, each refresh issues a new refresh token and invalidates \
+                     the one your platform holds. Check it in Setup > App Manager > your connected app (or external \
+                     client app) > Edit > OAuth settings (Enable Refresh Token Rotation); if it is off, add \
+                     refresh_token_rotates: false to auth, otherwise \
                      configure the access token with type: bearer",
                 ))
             }
