@@ -64,6 +64,12 @@ struct IntegrationView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<BTreeMap<&'static str, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_rotates: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     webhook: Option<BTreeMap<&'static str, String>>,
     #[serde(flatten)]
     settings: SettingsView,
@@ -171,6 +177,9 @@ fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
         }),
         tls,
         check,
+        resource: i.options.resource.as_deref(),
+        site: i.options.site.as_deref(),
+        refresh_token_rotates: i.options.refresh_token_rotates,
         webhook: i.webhook.as_ref().map(|w| {
             let mut m = BTreeMap::new();
             let (is_file, value) = secret_view(&w.secret);
