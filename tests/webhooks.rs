@@ -48,10 +48,12 @@ impl Rig {
 
     async fn start_with(provider: &str, webhook: &str, status: u16, options: Options) -> Rig {
         let upstream = MockServer::start().await;
-        Mock::given(any())
-            .respond_with(ResponseTemplate::new(status).insert_header("retry-after", "3600"))
-            .mount(&upstream)
-            .await;
+        // Retry-After only on 429: the provider asks to back off.
+        let mut answer = ResponseTemplate::new(status);
+        if status == 429 {
+            answer = answer.insert_header("retry-after", "3600");
+        }
+        Mock::given(any()).respond_with(answer).mount(&upstream).await;
         let yaml = format!(
             "global: {{min_probe_interval: 1h, retries: 0}}\nintegrations:\n  - name: it\n    provider: {provider}\n    \
              base_url: {}\n    auth: {}\n    webhook: {webhook}\n",
@@ -397,7 +399,16 @@ async fn an_announced_break_sets_the_status_when_the_probe_is_rate_limited() {
     let last = state.last.clone().unwrap();
     assert_eq!((last.status, last.reason), (Status::Error, Reason::CredentialRevoked), "{}", last.detail);
     assert!(last.detail.contains("Slack announced"), "{}", last.detail);
-    assert!(rig.upstream_requests().await >= 1);
+    assert_eq!(rig.upstream_requests().await, 1);
+    // A later event during the provider's Retry-After (3600 s) sends no request upstream.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (body, _) = event("slack", "T0001", 2);
+    let headers = sign("slack", SECRET, body.as_bytes(), now(), "", "");
+    assert_eq!(rig.post("slack", &headers, body.as_bytes()).await.0, 200);
+    assert_eq!(rig.count("slack", "app_uninstalled", "accepted"), 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rig.upstream_requests().await, 1, "the Retry-After was not respected");
+    assert_eq!(rig.app.store.get("it").unwrap().last.as_ref().unwrap().reason, Reason::CredentialRevoked);
     let m = rig.metrics();
     assert!(m.contains("integration_webhook_last_change_from_event{integration=\"it\",provider=\"slack\"} 1"), "{m}");
 }

@@ -699,34 +699,54 @@ impl Receiver {
         }
         let me = self.clone();
         tokio::spawn(async move {
-            let result = me.app.probe(&name, None).await;
-            // What any event of the burst so far announced.
-            let announced = lock(&me.pending).get(&name).copied().flatten();
-            if let Some(result) = result {
-                let result = match announced {
-                    Some(what) if result.reason == Reason::RateLimited => me.record_announcement(&name, what),
-                    _ => Some(result),
-                };
-                if let Some(r) = result {
-                    let changed = me.app.store.get(&name).is_some_and(|s| s.status_changed_at == r.finished_at);
-                    if changed {
-                        me.stats.changed_by_event(&name, r.finished_at);
-                    }
-                }
-            }
+            me.probe_for_event(&name).await;
             tokio::time::sleep(me.options.debounce).await;
             lock(&me.pending).remove(&name);
         });
     }
 
-    /// The probe could not run (the provider rate-limited it), but the event by itself proves
-    /// the break: the status is set from the announcement.
-    fn record_announcement(&self, name: &str, what: &'static str) -> Option<Arc<ProbeResult>> {
+    /// The event's probe. While the provider's Retry-After from an earlier probe runs, no
+    /// request is sent (it would be refused, and would prolong the back-off); then, as when the
+    /// probe itself is rate limited, an event that by itself proves the break sets the status.
+    async fn probe_for_event(&self, name: &str) {
+        let now = SystemTime::now();
+        let backoff = self.app.store.get(name).and_then(|s| s.last.as_ref()?.not_before).filter(|t| *t > now);
+        let probed = match backoff {
+            Some(_) => None,
+            None => self.app.probe(name, None).await,
+        };
+        let rate_limited = backoff.is_some() || probed.as_ref().is_some_and(|r| r.reason == Reason::RateLimited);
+        // What any event of the burst so far announced.
+        let announced = lock(&self.pending).get(name).copied().flatten();
+        let result = match announced {
+            Some(what) if rate_limited => {
+                let until = backoff.or_else(|| probed.as_ref()?.not_before);
+                self.record_announcement(name, what, until)
+            }
+            _ => probed,
+        };
+        if let Some(r) = result {
+            if self.app.store.get(name).is_some_and(|s| s.status_changed_at == r.finished_at) {
+                self.stats.changed_by_event(name, r.finished_at);
+            }
+        }
+    }
+
+    /// The probe could not run (the provider is rate limiting), but the event by itself proves
+    /// the break: the status is set from the announcement, keeping the provider's Retry-After.
+    fn record_announcement(
+        &self,
+        name: &str,
+        what: &'static str,
+        not_before: Option<SystemTime>,
+    ) -> Option<Arc<ProbeResult>> {
         let failure = Failure::new(
             Reason::CredentialRevoked,
-            format!("{what} (webhook); the probe to confirm it was rate limited"),
+            format!("{what} (webhook); not confirmed by a probe: the provider is rate limiting"),
         );
-        let result = Arc::new(ProbeResult::from_failure(failure, SystemTime::now()));
+        let mut result = ProbeResult::from_failure(failure, SystemTime::now());
+        result.not_before = not_before;
+        let result = Arc::new(result);
         let from = self.app.store.record(name, result.clone())?;
         tracing::info!(integration = %name, from = %from, to = %result.status, reason = %result.reason, "integration status changed (announced by the provider)");
         Some(result)
