@@ -490,3 +490,35 @@ async fn the_demo_sends_a_signed_slack_webhook_that_probes_slack_notifications()
     // Only slack-notifications has a webhook; nothing else was probed.
     assert!(app.store.get("slack-alerts").unwrap().last.is_none());
 }
+
+/// Without `webhook.account`, the account the check returned routes the events: Slack
+/// `auth.test` `team_id`, Stripe `/v1/account` `id`.
+async fn learned_account_routes(provider: &str, answer: serde_json::Value, own: &str, other: &str) {
+    let rig = Rig::start(provider, &format!("{{secret: {SECRET}}}"), 200).await;
+    rig.upstream.reset().await;
+    Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_json(answer)).mount(&rig.upstream).await;
+    let first = rig.app.probe("it", None).await.unwrap();
+    assert_eq!(first.status, Status::Healthy, "{}", first.detail);
+    assert_eq!(first.account_id.as_deref(), Some(own));
+    let (body, event_type) = event(provider, other, 1);
+    let headers = sign(provider, SECRET, body.as_bytes(), now(), "", "");
+    assert_eq!(rig.post(provider, &headers, body.as_bytes()).await.0, 200);
+    assert_eq!(rig.count(provider, event_type, "unmatched"), 1, "{provider}: another account's event was routed");
+    let (body, _) = event(provider, own, 2);
+    let headers = sign(provider, SECRET, body.as_bytes(), now(), "", "");
+    assert_eq!(rig.post(provider, &headers, body.as_bytes()).await.0, 200);
+    assert_eq!(rig.count(provider, event_type, "accepted"), 1);
+    assert_eq!(rig.wait_upstream(2).await, 2, "{provider}: its own account's event did not probe");
+}
+
+#[tokio::test]
+async fn slack_events_are_routed_by_the_team_id_auth_test_returned() {
+    let answer = serde_json::json!({"ok": true, "url": "https://x.slack.com/", "team": "X", "user": "bot", "team_id": "T0001", "user_id": "U1"});
+    learned_account_routes("slack", answer, "T0001", "T9999").await;
+}
+
+#[tokio::test]
+async fn stripe_events_are_routed_by_the_account_id_the_check_returned() {
+    let answer = serde_json::json!({"id": "acct_1Own", "object": "account", "email": "ops@example.com"});
+    learned_account_routes("stripe", answer, "acct_1Own", "acct_1Other").await;
+}

@@ -630,7 +630,7 @@ impl Receiver {
     }
 
     /// The integrations of `kind` with a `webhook:` block, each with the account it answers
-    /// to (configured or implied).
+    /// to: configured, implied by the config, or learnt from its last probe.
     fn configured(&self, kind: Kind) -> Vec<(String, Box<WebhookConfig>)> {
         let config = self.app.config();
         let of_kind = config.integrations.iter().filter(|i| i.provider.name() == kind.name());
@@ -638,11 +638,18 @@ impl Receiver {
             .filter_map(|i| {
                 let mut hook = i.webhook.clone()?;
                 if hook.account.is_none() {
-                    hook.account = implied_account(kind, i);
+                    hook.account = implied_account(kind, i).or_else(|| self.learned_account(&i.name));
                 }
                 Some((i.name.clone(), hook))
             })
             .collect()
+    }
+
+    /// The account the integration's last probe found (Slack `auth.test` `team_id`, Stripe
+    /// `/v1/account` `id`); `None` before the first successful check or after a failed one,
+    /// and then every event signed with its secret concerns it.
+    fn learned_account(&self, name: &str) -> Option<String> {
+        self.app.store.get(name)?.last.as_ref()?.account_id.clone()
     }
 
     /// Signature, then timestamp window, then replay: the integrations (name, account) whose
