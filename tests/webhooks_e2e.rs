@@ -240,8 +240,11 @@ async fn a_flood_of_forged_deliveries_does_not_delay_metrics() {
     let forged = flood.await.unwrap();
     println!("/metrics slowest of 20 scrapes during a flood of {forged} forged deliveries: {worst:?}");
     assert!(forged > 100, "the flood sent only {forged} requests");
-    // Loose on purpose: two cores are shared with the flood's own client.
-    assert!(worst < Duration::from_millis(500), "/metrics took {worst:?} during a flood of {forged} forged deliveries");
+    // 64 flooding clients exceed the main listener's 40 requests in flight: had the two
+    // listeners shared limits, scrapes would have been refused (503, asserted above) or queued.
+    // The bound is loose on purpose: the machine's cores are shared with the flood's client
+    // and other builds (105-430 ms measured).
+    assert!(worst < Duration::from_secs(2), "/metrics took {worst:?} during a flood of {forged} forged deliveries");
     let m = e.http.get(&e.metrics).send().await.unwrap().text().await.unwrap();
     assert!(m.contains(r#"outcome="bad_signature"}"#), "{m}");
     assert!(m.contains(r#"integration_status{integration="slack",provider="slack",status="healthy"} 1"#));
