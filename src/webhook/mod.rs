@@ -518,36 +518,42 @@ impl Receiver {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let me = self.clone();
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let me = me.clone();
-                async move { Ok::<_, std::convert::Infallible>(me.handle(req).await) }
-            });
-            let watcher = graceful.watcher();
-            let tls = self.tls.clone();
-            tokio::spawn(async move {
-                let _permit = permit;
-                let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10));
-                let result = match tls {
-                    None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
-                    Some(tls) => {
-                        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-                        match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await {
-                            Ok(Ok(s)) => {
-                                watcher.watch(builder.serve_connection(TokioIo::new(s), service).into_owned()).await
-                            }
-                            _ => return tracing::debug!(%peer, "webhook listener: TLS handshake failed"),
-                        }
-                    }
-                };
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, "webhook connection ended with an error");
-                }
-            });
+            tokio::spawn(self.clone().serve_connection(stream, peer, graceful.watcher(), permit));
         }
         drop(listener);
         let _ = tokio::time::timeout(crate::server::DRAIN_TIMEOUT, graceful.shutdown()).await;
+    }
+
+    /// Serves one connection (plain or TLS) until it closes or shutdown drains it; `permit`
+    /// holds its place under the connection limit.
+    async fn serve_connection(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        peer: std::net::SocketAddr,
+        watcher: hyper_util::server::graceful::Watcher,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
+        let _permit = permit;
+        let tls = self.tls.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let me = self.clone();
+            async move { Ok::<_, std::convert::Infallible>(me.handle(req).await) }
+        });
+        let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).max_buf_size(64 * 1024);
+        let result = match tls {
+            None => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+            Some(tls) => {
+                let handshake = tokio_rustls::TlsAcceptor::from(tls).accept(stream);
+                match tokio::time::timeout(Duration::from_secs(10), handshake).await {
+                    Ok(Ok(s)) => watcher.watch(builder.serve_connection(TokioIo::new(s), service).into_owned()).await,
+                    _ => return tracing::debug!(%peer, "webhook listener: TLS handshake failed"),
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "webhook connection ended with an error");
+        }
     }
 
     /// Handles one request.
