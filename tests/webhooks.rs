@@ -234,6 +234,10 @@ async fn provider_scenario(provider: &str) {
         let headers = sign(provider, SECRET, body.as_bytes(), now() - 600, "d-stale", &uri);
         assert_eq!(rig.post(provider, &headers, body.as_bytes()).await.0, 401, "{provider}: stale");
         assert_eq!(rig.count(provider, "unknown", "stale"), 1);
+        // Ten minutes ahead (a clock far off, or a forged future timestamp) is refused too.
+        let headers = sign(provider, SECRET, body.as_bytes(), now() + 600, "d-future", &uri);
+        assert_eq!(rig.post(provider, &headers, body.as_bytes()).await.0, 401, "{provider}: future");
+        assert_eq!(rig.count(provider, "unknown", "stale"), 2);
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rig.upstream_requests().await, 1, "{provider}: a refused delivery probed");
