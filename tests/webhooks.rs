@@ -249,8 +249,8 @@ async fn provider_scenario(provider: &str) {
     assert_eq!(rig.count(provider, event_type, "accepted"), 1);
     assert_eq!(rig.wait_upstream(2).await, 2, "{provider}: the event did not probe the upstream");
 
-    // Replay of the same delivery: 409, no probe.
-    assert_eq!(rig.post(provider, &headers, body.as_bytes()).await.0, 409, "{provider}: replay");
+    // Replay of the same delivery: 401, no probe.
+    assert_eq!(rig.post(provider, &headers, body.as_bytes()).await.0, 401, "{provider}: replay");
     assert_eq!(rig.count(provider, "unknown", "replayed"), 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(rig.upstream_requests().await, 2, "{provider}: a replay probed");

@@ -20,7 +20,7 @@
 //! | body arrives within the read deadline | 408 | `slow_body` |
 //! | signature matches one integration's secret | 401 | `bad_signature` |
 //! | signed timestamp within 5 minutes (where the provider signs one) | 401 | `stale` |
-//! | delivery id or signature not seen before within the window | 409 | `replayed` |
+//! | delivery id or signature not seen before within the window | 401 | `replayed` |
 //! | body is JSON | 400 | `malformed` |
 //!
 //! Then: Slack's `url_verification` is answered with its challenge (`challenge`); an event type
@@ -241,7 +241,8 @@ impl Outcome {
         match self {
             Outcome::Accepted | Outcome::Challenge | Outcome::Ignored | Outcome::Unmatched => StatusCode::OK,
             Outcome::BadSignature | Outcome::Stale => StatusCode::UNAUTHORIZED,
-            Outcome::Replayed => StatusCode::CONFLICT,
+            // 401 like the other authenticity checks: a replayed delivery is not a fresh, authentic one.
+            Outcome::Replayed => StatusCode::UNAUTHORIZED,
             Outcome::Oversized => StatusCode::PAYLOAD_TOO_LARGE,
             Outcome::SlowBody => StatusCode::REQUEST_TIMEOUT,
             Outcome::Malformed => StatusCode::BAD_REQUEST,
