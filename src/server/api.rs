@@ -76,7 +76,7 @@ async fn probe(state: &ServerState, name: &str, req: Request<Incoming>) -> Respo
     let html = wants_html(&req);
     // The form body is ignored, but read (bounded) so keep-alive connections stay usable.
     let _ = Limited::new(req.into_body(), 4096).collect().await;
-    let (result, cached) = match state.app.probe_on_demand(name, None).await {
+    let (result, cached) = match state.app.probe_explicit(name).await {
         OnDemand::Unknown => return unknown(name),
         OnDemand::Probed(r) => (r, false),
         OnDemand::Cached(r) => (r, true),
@@ -166,7 +166,7 @@ fn unknown(name: &str) -> Response<Full<Bytes>> {
     error(
         StatusCode::NOT_FOUND,
         "unknown integration: names are the integration names from the config",
-        Some(&crate::probe::classify::short(name)),
+        Some(&crate::probe::redact::shorten(name, 160)),
     )
 }
 

@@ -74,8 +74,23 @@ fn metrics_endpoint(state: &ServerState, req: &Request<Incoming>) -> Response<Fu
 
 /// The probe deadline a scraper allows: its scrape timeout minus a margin for the reply.
 fn scrape_timeout(req: &Request<Incoming>) -> Option<Duration> {
-    let secs: f64 = req.headers().get("x-prometheus-scrape-timeout-seconds")?.to_str().ok()?.parse().ok()?;
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64((secs - 0.5).max(secs * 0.5)))
+    parse_scrape_timeout(req.headers().get("x-prometheus-scrape-timeout-seconds")?.to_str().ok()?)
+}
+
+/// The longest scrape timeout taken from `X-Prometheus-Scrape-Timeout-Seconds`; the probe's own
+/// `timeout` bounds it further.
+pub const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Parses `X-Prometheus-Scrape-Timeout-Seconds` into the deadline a probe gets: the timeout
+/// minus half a second (at most half of it) for the reply. Values from the network are
+/// clamped to [`MAX_SCRAPE_TIMEOUT`]; zero, negative, NaN and unparsable values give `None`.
+pub fn parse_scrape_timeout(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return None;
+    }
+    let secs = secs.min(MAX_SCRAPE_TIMEOUT.as_secs_f64());
+    Duration::try_from_secs_f64((secs - 0.5).max(secs * 0.5)).ok()
 }
 
 async fn probe_endpoint(state: &ServerState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
@@ -93,7 +108,7 @@ async fn probe_endpoint(state: &ServerState, req: &Request<Incoming>) -> Respons
                 StatusCode::BAD_REQUEST,
                 format!(
                     "unknown target {:?}: targets are integration names from the config, never URLs\n",
-                    crate::probe::classify::short(target)
+                    crate::probe::redact::shorten(target, 160)
                 ),
             );
         }

@@ -33,7 +33,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use handlers::route;
+pub use handlers::{parse_scrape_timeout, route, MAX_SCRAPE_TIMEOUT};
 
 /// Server settings from the command line.
 #[derive(Debug, Clone)]
