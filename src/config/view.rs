@@ -54,7 +54,7 @@ impl From<&Settings> for SettingsView {
 struct IntegrationView<'a> {
     name: &'a str,
     provider: &'static str,
-    base_url: &'a str,
+    base_url: String,
     labels: BTreeMap<&'a str, &'a str>,
     auth: BTreeMap<&'static str, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,7 +95,7 @@ fn auth_view(auth: &Auth) -> BTreeMap<&'static str, String> {
             put_secret(&mut m, "value", "value_file", value);
         }
         Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scopes } => {
-            m.insert("token_url", token_url.to_string());
+            m.insert("token_url", super::secret::redact_url(token_url.as_str()));
             m.insert("client_id", client_id.clone());
             put_secret(&mut m, "client_secret", "client_secret_file", client_secret);
             if !scopes.is_empty() {
@@ -103,7 +103,7 @@ fn auth_view(auth: &Auth) -> BTreeMap<&'static str, String> {
             }
         }
         Auth::OAuth2RefreshToken { token_url, client_id, client_secret, refresh_token } => {
-            m.insert("token_url", token_url.to_string());
+            m.insert("token_url", super::secret::redact_url(token_url.as_str()));
             m.insert("client_id", client_id.clone());
             if let Some(s) = client_secret {
                 put_secret(&mut m, "client_secret", "client_secret_file", s);
@@ -158,7 +158,7 @@ fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
     IntegrationView {
         name: &i.name,
         provider: i.provider.name(),
-        base_url: i.base_url.as_str(),
+        base_url: super::secret::redact_url(i.base_url.as_str()),
         labels: i.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
         auth: auth_view(&i.auth),
         scopes: (!i.scopes.is_empty()).then(|| {

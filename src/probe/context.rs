@@ -212,6 +212,19 @@ impl<'a> ProbeContext<'a> {
         tokens: &'a TokenCache,
         deadline: Instant,
     ) -> ProbeContext<'a> {
+        let mut redactor = Redactor::new();
+        // Credentials written into the URLs go out with every request; an echo must match them.
+        let token_url = match &integration.auth {
+            Auth::OAuth2ClientCredentials { token_url, .. } | Auth::OAuth2RefreshToken { token_url, .. } => {
+                Some(token_url)
+            }
+            _ => None,
+        };
+        for url in std::iter::once(&integration.base_url).chain(token_url) {
+            for (user, secret) in crate::config::secret::url_secrets(url) {
+                redactor.add_pair(&user, &secret);
+            }
+        }
         ProbeContext {
             integration,
             clients,
@@ -219,7 +232,7 @@ impl<'a> ProbeContext<'a> {
             tokens,
             deadline,
             credential: None,
-            redactor: Redactor::new(),
+            redactor,
             findings: Findings::default(),
             main: None,
             steps: Vec::new(),

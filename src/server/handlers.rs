@@ -89,7 +89,8 @@ pub fn parse_scrape_timeout(value: &str) -> Option<Duration> {
         return None;
     }
     let secs = secs.min(MAX_SCRAPE_TIMEOUT.as_secs_f64());
-    Duration::try_from_secs_f64((secs - 0.5).max(secs * 0.5)).ok()
+    // At least a millisecond: a vanishing value (1e-300) must not become a zero deadline.
+    Duration::try_from_secs_f64((secs - 0.5).max(secs * 0.5)).ok().map(|d| d.max(Duration::from_millis(1)))
 }
 
 async fn probe_endpoint(state: &ServerState, req: &Request<Bytes>) -> Response<Full<Bytes>> {
