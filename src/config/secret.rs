@@ -148,11 +148,21 @@ fn redact_userinfo(text: &str) -> String {
     let Some(scheme_end) = text.find("://") else { return text.to_string() };
     let authority_start = scheme_end + 3;
     let rest = &text[authority_start..];
-    let authority_len = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_len];
-    let Some(at) = authority.rfind('@') else { return text.to_string() };
-    let userinfo = &authority[..at];
-    let shown = match userinfo.split_once(':') {
+    // A password written by hand may hold a `/` (unencoded): the userinfo then runs to the last
+    // `@` as long as a `:` comes before the first `/`. A `@` after a plain path is no userinfo.
+    let Some(at) = rest.rfind('@') else { return text.to_string() };
+    let candidate = &rest[..at];
+    let colon = candidate.find(':');
+    let slash = candidate.find('/');
+    let is_userinfo = match (colon, slash) {
+        (_, None) => true,
+        (Some(c), Some(s)) => c < s,
+        (None, Some(_)) => false,
+    };
+    if !is_userinfo {
+        return text.to_string();
+    }
+    let shown = match candidate.split_once(':') {
         Some((user, _)) => format!("{user}:{REDACTED}"),
         None => REDACTED.to_string(),
     };
@@ -195,6 +205,7 @@ mod tests {
         );
         assert_eq!(redact_url("https://ghp_TOKEN@github.com/x"), "https://<secret>@github.com/x");
         assert_eq!(redact_url("https://api.example.com/a@b?q=1"), "https://api.example.com/a@b?q=1");
+        assert_eq!(redact_url("http://u:pa/ss@[::1/x"), "http://u:<secret>@[::1/x");
         // Not a URL at all: still no credential shown.
         assert_eq!(redact_url("ht!tp://u:p@h?token=t"), "ht!tp://u:<secret>@h?token=<secret>");
         let u = url::Url::parse("https://bob:pa%2Fss@h.example/?client_secret=s3cr3t&x=1").unwrap();
