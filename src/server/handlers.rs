@@ -197,7 +197,8 @@ pub fn cross_site_refusal<B>(req: &Request<B>) -> Option<Response<Full<Bytes>>> 
     None
 }
 
-/// Whether `origin` (`scheme://host[:port]`) names the authority `host` (`host[:port]`).
+/// Whether `origin` (`scheme://host[:port]`) names the authority `host` (`host[:port]`). The
+/// scheme only supplies the default port: one host and port serve one scheme, this server's.
 fn same_authority(origin: &str, host: &str) -> bool {
     let Some((scheme, authority)) = origin.split_once("://") else { return false };
     let default_port = match scheme.to_ascii_lowercase().as_str() {
