@@ -190,3 +190,36 @@ async fn wrong_passwords_do_not_take_the_slots_of_good_ones() {
     assert!(late.contains(&429), "no throttling after the failure budget: {late:?}");
     ex.stop().await;
 }
+
+/// SIGTERM with stuck clients (no byte, half a header, a dribbled body, idle keep-alive) exits
+/// within the documented 10 s: connections without a request in progress are closed at once,
+/// and a body still being read has its own 5 s deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_stuck_sockets_exits_within_ten_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.yml");
+    std::fs::write(&path, "integrations: []\n").unwrap();
+    let p = path.clone();
+    let mut child = tokio::task::spawn_blocking(move || core_common::ChildExporter::start(&p, &[], &[])).await.unwrap();
+    let mut stuck = Vec::new();
+    for i in 0..55 {
+        let mut s = tokio::net::TcpStream::connect(child.addr).await.unwrap();
+        let head: &[u8] = match i % 4 {
+            0 => b"",
+            1 => b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+            2 => b"POST /-/reload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\na",
+            _ => b"GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n",
+        };
+        s.write_all(head).await.unwrap();
+        stuck.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    child.signal("TERM");
+    let code = tokio::task::spawn_blocking(move || child.wait_exit(Duration::from_secs(20))).await.unwrap();
+    let took = started.elapsed();
+    println!("SIGTERM with 55 stuck sockets: exited in {took:?}");
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(10), "shutdown took {took:?}");
+    drop(stuck);
+}
