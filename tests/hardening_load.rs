@@ -4,8 +4,9 @@
 //! a fresh connection every 200 ms must get 200 on `/metrics` within 1 s for at least 99% of
 //! its requests. Each test prints what it measured.
 //!
-//! Run: `cargo test --test hardening_load -- --ignored --nocapture` (add `--release` for the
-//! figures of the shipped build).
+//! Run: `cargo test --test hardening_load -- --ignored --nocapture --test-threads 1`; for the
+//! figures of the shipped build, `cargo build --release` first and set
+//! `IE_LOAD_TEST_BIN=target/release/integration_exporter`.
 
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use std::io::{BufRead, BufReader};
@@ -29,13 +30,19 @@ impl Drop for Exporter {
     }
 }
 
+/// The binary under test: `IE_LOAD_TEST_BIN` (e.g. `target/release/integration_exporter`, for
+/// the figures of the shipped build) or the one Cargo built for this test.
+fn exporter_bin() -> String {
+    std::env::var("IE_LOAD_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_integration_exporter").to_string())
+}
+
 /// Starts the binary with a raised descriptor limit (`ulimit -n` in a shell: the library
 /// forbids unsafe code, so the limit is not raised from Rust).
 fn start(config: &Path, extra: &[&str]) -> (Exporter, String) {
     let mut child = Command::new("sh")
         .arg("-c")
         .arg("ulimit -n 8192 2>/dev/null; exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_integration_exporter"))
+        .arg(exporter_bin())
         .args(["--config.file", config.to_str().unwrap(), "--web.listen-address", "127.0.0.1:0"])
         .args(extra)
         .stderr(Stdio::piped())

@@ -1,7 +1,7 @@
 //! No secret leaves the exporter in any form.
 //!
 //! Every auth type's secrets are seeded (literal, `${VAR}`, `*_file`, OAuth-issued access
-//! tokens, a password in a URL). A hostile upstream echoes every request header and body back
+//! tokens, a password in a URL, a key in the check path's query). A hostile upstream echoes every request header and body back
 //! in every field the presets read (WWW-Authenticate error descriptions, `message` and
 //! `error.message`, token endpoint `error_description`, GitHub's `login` identity and its
 //! expiration header, a plain-text body), plain, base64 and URL-encoded, padded so that the
@@ -17,7 +17,6 @@ use base64::Engine as _;
 use core_common::{bin, get, post, ChildExporter, WAIT};
 use integration_exporter::demo::sim::{Fixture, RecordedRequest, Route, SimServer};
 use serde_json::json;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +36,7 @@ const PD_SECRET: &str = "Ma8r6XZ/vlpY+aGcpNhxI";
 const PD_REFRESH: &str = "Gjb7u4Y/Q1rO+hoYHGEFO";
 const GITHUB_TOKEN: &str = "ghp_SCTYnUsHqbRaSbiJ4rAipmBE";
 const STRIPE_KEY: &str = "sk_live_LJwxOV/yKk+bSTj5b";
+const QUERY_KEY: &str = "Qk9pathQueryKey/x+y12";
 const URL_PASSWORD: &str = "Zc5e6AI/mY7y+YgTwmtr7";
 
 /// `(user, secret)`: the secret, and the user it is sent with in a Basic header (if any).
@@ -55,6 +55,7 @@ const SECRETS: &[(&str, &str)] = &[
     ("", GITHUB_TOKEN),
     ("", STRIPE_KEY),
     ("urluser", URL_PASSWORD),
+    ("", QUERY_KEY),
 ];
 
 /// Every string that must not appear anywhere: each secret, its encodings, every 8-character
@@ -102,6 +103,7 @@ fn echo(req: &RecordedRequest, pad: usize) -> String {
             plain.push_str(&format!("b64 {}; ", base64::engine::general_purpose::STANDARD.encode(token)));
         }
     }
+    plain.push_str(&format!("query: {}; ", req.query.as_deref().unwrap_or("")));
     plain.push_str(&format!("body: {}", String::from_utf8_lossy(&req.body)));
     let b64 = base64::engine::general_purpose::STANDARD.encode(&plain);
     let encoded: String = url::form_urlencoded::byte_serialize(plain.as_bytes()).collect();
@@ -126,9 +128,18 @@ fn header_safe(text: &str) -> String {
 }
 
 /// The hostile API: every request is answered with the caller's own secrets in every field.
-fn hostile(counter: Arc<AtomicUsize>) -> Vec<Route> {
+fn hostile() -> Vec<Route> {
+    // Each caller (credential and path) cycles through the paddings on its own.
+    let counters = std::sync::Mutex::new(std::collections::HashMap::<String, usize>::new());
     let respond = move |req: &RecordedRequest| {
-        let pad = PADDINGS[counter.fetch_add(1, Ordering::Relaxed) % PADDINGS.len()];
+        let caller =
+            format!("{:?} {:?} {} {}", req.header("authorization"), req.header("x-api-key"), req.path, req.body.len());
+        let pad = {
+            let mut c = counters.lock().unwrap();
+            let n = c.entry(caller).or_default();
+            *n += 1;
+            PADDINGS[*n % PADDINGS.len()]
+        };
         let text = echo(req, pad);
         let body = String::from_utf8_lossy(&req.body).into_owned();
         if req.path.ends_with("/token") {
@@ -262,10 +273,19 @@ fn config(url: &str, dir: &std::path::Path) -> String {
         "{type: bearer, token: \"${IE_LEAK_TEST_VAR}\"}",
         check,
     ));
+    let query_key: String = url::form_urlencoded::byte_serialize(QUERY_KEY.as_bytes()).collect();
+    s.push_str(&integration(
+        "check-query",
+        "http",
+        url,
+        "{type: bearer, token: \"${IE_LEAK_TEST_VAR}\"}",
+        &format!("    check: {{path: \"/me?api_key={query_key}\"}}\n"),
+    ));
     s
 }
 
 const NAMES: &[&str] = &[
+    "check-query",
     "bearer-inline",
     "bearer-env",
     "bearer-file",
@@ -385,8 +405,7 @@ fn run(args: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_any_form_in_any_output() {
-    let counter = Arc::new(AtomicUsize::new(0));
-    let sim = SimServer::start(hostile(counter)).await.unwrap();
+    let sim = SimServer::start(hostile()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.yml");
     std::fs::write(&path, config(&sim.url(), dir.path())).unwrap();
@@ -450,8 +469,11 @@ async fn no_secret_in_any_form_in_any_output() {
 
     // The greps are meaningful: the secrets did reach the upstream, and its echoes came back
     // (redacted) in the details and identities.
-    let sent: String =
-        sim.requests().iter().map(|r| format!("{:?} {}", r.headers, String::from_utf8_lossy(&r.body))).collect();
+    let sent: String = sim
+        .requests()
+        .iter()
+        .map(|r| format!("{:?} {:?} {}", r.query, r.headers, String::from_utf8_lossy(&r.body)))
+        .collect();
     for (_, secret) in SECRETS.iter().filter(|(_, s)| *s != URL_PASSWORD) {
         let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
         let basic_sent = SECRETS.iter().any(|(u, s)| {

@@ -125,7 +125,8 @@ fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
     let check = i.check.as_ref().map(|c| {
         let mut m = BTreeMap::new();
         m.insert("method", c.method.to_string());
-        m.insert("path", c.path.clone());
+        // A query in the path may carry a key (`?api_key=...`).
+        m.insert("path", super::secret::redact_url(&c.path));
         if !c.expect_status.is_empty() {
             m.insert("expect_status", format!("{:?}", c.expect_status));
         }

@@ -220,7 +220,8 @@ impl<'a> ProbeContext<'a> {
             }
             _ => None,
         };
-        for url in std::iter::once(&integration.base_url).chain(token_url) {
+        let check_url = integration.check.as_ref().map(|c| join_url(&integration.base_url, &c.path));
+        for url in std::iter::once(&integration.base_url).chain(token_url).chain(check_url.as_ref()) {
             for (user, secret) in crate::config::secret::url_secrets(url) {
                 redactor.add_pair(&user, &secret);
             }
