@@ -356,10 +356,23 @@ impl<'a> ProbeContext<'a> {
             req = req.header("authorization", &format!("Basic {encoded}"));
         }
         let resp = self.execute(&req).await?;
+        self.note_issued_secrets(&resp);
         if resp.is_success() {
             oauth::parse_token_response(&resp.body, Instant::now())
         } else {
             Err(oauth::classify_token_error(resp.status, &resp.body))
+        }
+    }
+
+    /// Registers every credential a token endpoint handed out (access, refresh and ID tokens),
+    /// before anything reads the answer: even one that is then refused (an unexpected shape,
+    /// a rotated refresh token) must not show them.
+    fn note_issued_secrets(&mut self, resp: &ApiResponse) {
+        let Some(json) = resp.json_opt() else { return };
+        for field in ["access_token", "refresh_token", "id_token"] {
+            if let Some(v) = json.get(field).and_then(|v| v.as_str()) {
+                self.redactor.add_secret(v);
+            }
         }
     }
 
