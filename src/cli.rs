@@ -49,6 +49,13 @@ pub struct Cli {
     /// Concurrent HTTP requests served; 503 beyond.
     #[arg(long = "web.max-requests", global = true, default_value_t = 40)]
     pub max_requests: usize,
+    /// The URL under which the exporter is reachable from outside (e.g. behind a reverse
+    /// proxy), as in Prometheus: exported as `integration_exporter_external_url_info` so that
+    /// alert notifications link to the integration's page.
+    // Validated by `parse_external_url` in `run`, not by clap, whose error would quote the
+    // value (and a password in it).
+    #[arg(long = "web.external-url", global = true)]
+    pub web_external_url: Option<String>,
     /// Serve only the integrations whose names hash to slice I of N (`I/N`, I from 0).
     #[arg(long = "shard", global = true, env = "INTEGRATION_EXPORTER_SHARD")]
     pub shard: Option<String>,
@@ -96,6 +103,26 @@ pub fn parse_listen_address(s: &str) -> Result<Vec<SocketAddr>, String> {
     }
 }
 
+/// Parses `--web.external-url`: an absolute `http` or `https` URL without credentials, query or
+/// fragment (it ends up in alert notifications), returned without a trailing slash.
+pub fn parse_external_url(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("{e}; write it as https://HOST[:PORT][/PATH]"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("scheme {:?} is not http or https", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not echoed: the user part may hold a password.
+        return Err("the URL must not carry a user name or password".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the URL must not have a query or fragment".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -110,7 +137,16 @@ pub fn main() -> ExitCode {
     runtime.block_on(run(cli))
 }
 
-async fn run(cli: Cli) -> ExitCode {
+async fn run(mut cli: Cli) -> ExitCode {
+    if let Some(url) = cli.web_external_url.take() {
+        match parse_external_url(&url) {
+            Ok(u) => cli.web_external_url = Some(u),
+            Err(e) => {
+                eprintln!("--web.external-url: {e}");
+                return ExitCode::from(if matches!(cli.command, Some(Command::Check { .. })) { 3 } else { 1 });
+            }
+        }
+    }
     if cli.config_check {
         return config_check(&cli);
     }
@@ -262,6 +298,9 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
         config_endpoint: !cli.disable_config_endpoint,
         web,
     };
+    if let Some(url) = &cli.web_external_url {
+        app.set_external_url(url);
+    }
     let state = ServerState::new(app.clone(), options);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -82,6 +82,10 @@ pub struct RawIntegration {
     pub expiry_warning: Option<Spanned<RawDuration>>,
     pub rate_limit_warning: Option<Spanned<f64>>,
     pub min_probe_interval: Option<Spanned<RawDuration>>,
+    /// Stripe: the resource the integration's syncs read (checked instead of the account).
+    pub resource: Option<Spanned<String>>,
+    /// Jira OAuth: the site (URL or cloud id) whose entry is checked.
+    pub site: Option<Spanned<String>>,
 }
 
 /// `auth:`, tagged by `type`.
@@ -117,6 +121,8 @@ pub enum RawAuth {
         client_secret_file: Option<String>,
         refresh_token: Option<String>,
         refresh_token_file: Option<String>,
+        /// The owner's statement that the provider does not rotate this refresh token.
+        refresh_token_rotates: Option<bool>,
     },
 }
 
