@@ -23,7 +23,6 @@
 
 use crate::config::REDACTED;
 use base64::Engine as _;
-use std::collections::HashSet;
 
 /// Length of the fragments of a secret that are matched anywhere in a text.
 pub const WINDOW: usize = 8;
@@ -36,8 +35,15 @@ pub const MIN_WHOLE: usize = 4;
 pub struct Redactor {
     /// Every form to match whole (each at least [`MIN_WHOLE`] bytes).
     forms: Vec<Vec<u8>>,
-    /// Every [`WINDOW`]-byte run of every form at least that long.
-    windows: HashSet<[u8; WINDOW]>,
+    /// Every [`WINDOW`]-byte run of every form at least that long, as a little-endian `u64`,
+    /// sorted (a probe's few hundred are built and searched faster than a hash set's).
+    windows: Vec<u64>,
+}
+
+fn window_key(w: &[u8]) -> u64 {
+    let mut key = [0u8; WINDOW];
+    key.copy_from_slice(&w[..WINDOW]);
+    u64::from_le_bytes(key)
 }
 
 impl std::fmt::Debug for Redactor {
@@ -75,6 +81,12 @@ impl Redactor {
         for form in base64_cores(bytes) {
             self.add_form(form.into_bytes());
         }
+        self.sort_windows();
+    }
+
+    fn sort_windows(&mut self) {
+        self.windows.sort_unstable();
+        self.windows.dedup();
     }
 
     /// Registers the base64 forms of `user:secret` (HTTP Basic, and OAuth client
@@ -88,17 +100,14 @@ impl Redactor {
         for engine in ENGINES {
             self.add_form(engine.encode(pair.as_bytes()).into_bytes());
         }
+        self.sort_windows();
     }
 
     fn add_form(&mut self, form: Vec<u8>) {
         if form.len() < MIN_WHOLE || self.forms.contains(&form) {
             return;
         }
-        for w in form.windows(WINDOW) {
-            let mut key = [0u8; WINDOW];
-            key.copy_from_slice(w);
-            self.windows.insert(key);
-        }
+        self.windows.extend(form.windows(WINDOW).map(window_key));
         self.forms.push(form);
     }
 
@@ -112,9 +121,7 @@ impl Redactor {
         let mut any = false;
         if bytes.len() >= WINDOW {
             for (i, w) in bytes.windows(WINDOW).enumerate() {
-                let mut key = [0u8; WINDOW];
-                key.copy_from_slice(w);
-                if self.windows.contains(&key) {
+                if self.windows.binary_search(&window_key(w)).is_ok() {
                     hit[i..i + WINDOW].iter_mut().for_each(|h| *h = true);
                     any = true;
                 }
