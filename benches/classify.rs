@@ -92,6 +92,7 @@ fn bench_evaluate(c: &mut Criterion) {
             rate_limit: Some(RateLimit { remaining: 4990.0, limit: 5000.0 }),
             retry_after: None,
             identity: Some("octocat".into()),
+            account_id: None,
         },
         main: Some((200, Duration::from_millis(50))),
         steps: vec![],

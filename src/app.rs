@@ -135,6 +135,8 @@ pub struct App {
     reload_lock: tokio::sync::Mutex<()>,
     /// `--web.external-url`, set once at start-up.
     external_url: std::sync::OnceLock<String>,
+    /// The webhook receiver's figures, when it runs.
+    webhooks: std::sync::OnceLock<Arc<crate::webhook::Stats>>,
 }
 
 impl std::fmt::Debug for App {
@@ -166,6 +168,7 @@ impl App {
             started: now,
             reload_lock: tokio::sync::Mutex::new(()),
             external_url: std::sync::OnceLock::new(),
+            webhooks: std::sync::OnceLock::new(),
         }))
     }
 
@@ -180,6 +183,11 @@ impl App {
     /// in alert notifications. Only the first call counts.
     pub fn set_external_url(&self, url: &str) {
         let _ = self.external_url.set(url.trim_end_matches('/').to_string());
+    }
+
+    /// Shows the webhook receiver's figures on `/metrics`. Only the first call counts.
+    pub fn set_webhook_stats(&self, stats: Arc<crate::webhook::Stats>) {
+        let _ = self.webhooks.set(stats);
     }
 
     /// The URL set by [`App::set_external_url`], without a trailing slash.
@@ -347,6 +355,7 @@ impl App {
             ondemand: [0, 1, 2].map(|i| self.ondemand[i].load(Ordering::Relaxed)),
             process: crate::process_metrics::read(unix_seconds(self.started)),
             external_url: self.external_url.get().cloned(),
+            webhooks: self.webhooks.get().map(|w| w.snapshot(&self.store)),
         }
     }
 

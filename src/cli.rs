@@ -56,6 +56,10 @@ pub struct Cli {
     // value (and a password in it).
     #[arg(long = "web.external-url", global = true)]
     pub web_external_url: Option<String>,
+    /// Serve provider webhooks (`POST /webhooks/<provider>`, docs/webhooks.md) on this
+    /// address, a listener of its own; off when not given.
+    #[arg(long = "web.webhook-listen-address", global = true)]
+    pub webhook_listen_address: Option<String>,
     /// Serve only the integrations whose names hash to slice I of N (`I/N`, I from 0).
     #[arg(long = "shard", global = true, env = "INTEGRATION_EXPORTER_SHARD")]
     pub shard: Option<String>,
@@ -161,6 +165,9 @@ async fn run(mut cli: Cli) -> ExitCode {
         Some(Command::Check { names, output }) => check(&cli, shard, names, *output).await,
         Some(Command::Demo) => match crate::demo::start().await {
             Ok(demo) => {
+                let hook =
+                    cli.webhook_listen_address.as_deref().and_then(|a| parse_listen_address(a).ok()?.first().copied());
+                let _announcer = hook.map(|a| demo.announce_breaks(loopback(a)));
                 let source = ConfigSource::Text { text: demo.config_text.clone(), name: "<demo config>".into() };
                 let code = serve(&cli, source, shard).await;
                 drop(demo);
@@ -313,6 +320,24 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
         }
         tasks.spawn(server::serve(l, state.clone(), stopped(stop_rx.clone())));
     }
+    if let Some(addr) = &cli.webhook_listen_address {
+        match bind_webhook_listener(addr).await {
+            Ok(l) => {
+                tracing::info!(address = %l.local_addr().map(|a| a.to_string()).unwrap_or_default(), "webhook receiver listening");
+                let tls = state.options.web.as_ref().and_then(|w| w.tls.clone());
+                let receiver = crate::webhook::Receiver::new(app.clone(), crate::webhook::Options::default(), tls);
+                let shutdown = stopped(stop_rx.clone());
+                tasks.spawn(async move {
+                    receiver.serve(l, shutdown).await;
+                    Ok(())
+                });
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     let scheduler = tokio::spawn(crate::scheduler::run(app.clone(), stopped(stop_rx.clone())));
     tracing::info!(
         integrations = app.config().integrations.len(),
@@ -325,6 +350,22 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
     let _ = scheduler.await;
     while tasks.join_next().await.is_some() {}
     ExitCode::SUCCESS
+}
+
+/// `a`, with an unspecified IP (listening on every interface) replaced by loopback.
+fn loopback(a: SocketAddr) -> SocketAddr {
+    if a.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], a.port()))
+    } else {
+        a
+    }
+}
+
+async fn bind_webhook_listener(addr: &str) -> Result<tokio::net::TcpListener, String> {
+    let flag = "--web.webhook-listen-address";
+    let a = parse_listen_address(addr).map_err(|e| e.replace("--web.listen-address", flag))?;
+    let a = a.first().copied().ok_or_else(|| format!("{flag} {addr:?} resolves to no address"))?;
+    tokio::net::TcpListener::bind(a).await.map_err(|e| format!("{flag} {addr}: cannot listen on {a}: {e}"))
 }
 
 /// Handles SIGHUP (reload) until SIGTERM or SIGINT.

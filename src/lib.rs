@@ -11,6 +11,7 @@
 //! - [`metrics`]: a Prometheus collector over an immutable snapshot of the store;
 //! - [`server`]: the HTTP endpoints;
 //! - [`tls`]: the TLS crypto provider shared by the server and the outbound clients;
+//! - [`webhook`]: the receiver for providers' revocation webhooks, which probes at once;
 //! - [`demo`]: the built-in simulated SaaS API used by `demo` mode and the tests.
 #![forbid(unsafe_code)]
 // Non-test code must not panic on bad input: every unwrap/expect is either removed or justified.
@@ -31,6 +32,7 @@ pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod tls;
+pub mod webhook;
 
 /// Version of this build, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -60,6 +60,8 @@ pub struct ExporterStats {
     pub process: ProcessStats,
     /// `--web.external-url`, without a trailing slash, when given.
     pub external_url: Option<String>,
+    /// The webhook receiver's figures, when it runs.
+    pub webhooks: Option<crate::webhook::WebhookSnapshot>,
 }
 
 /// Everything one scrape shows.
@@ -86,7 +88,7 @@ fn counter_family_name(name_total: &'static str, format: Format) -> &'static str
 
 /// Starts a counter family named `name_total` on its samples (see [`counter_family_name`]);
 /// its samples are written by [`counter_sample`].
-fn counter_family<'s>(
+pub(crate) fn counter_family<'s>(
     enc: &'s mut DescriptorEncoder,
     name_total: &'static str,
     help: &str,
@@ -96,7 +98,7 @@ fn counter_family<'s>(
 }
 
 /// Writes one sample of a family started with [`counter_family`].
-fn counter_sample<S, V>(family: &mut MetricEncoder, labels: &S, v: &V, format: Format) -> std::fmt::Result
+pub(crate) fn counter_sample<S, V>(family: &mut MetricEncoder, labels: &S, v: &V, format: Format) -> std::fmt::Result
 where
     S: EncodeLabelSet,
     V: EncodeCounterValue + EncodeGaugeValue,
@@ -448,6 +450,9 @@ impl ExporterCollector {
             counter_family(enc, "integration_exporter_ondemand_probes_total", "On-demand probes by outcome.", self.1)?;
         for (result, n) in [("probed", e.ondemand[0]), ("cached", e.ondemand[1]), ("rejected", e.ondemand[2])] {
             counter_sample(&mut family, &[("result", result)], &n, self.1)?;
+        }
+        if let Some(w) = &e.webhooks {
+            w.encode(enc, self.1)?;
         }
         self.process_families(enc, &e.process)
     }

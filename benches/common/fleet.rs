@@ -152,6 +152,7 @@ pub fn result_for(i: usize, now: SystemTime) -> ProbeResult {
         rate_limit,
         not_before: None,
         identity: Some("Example Ltd".into()),
+        account_id: None,
         finished_at: now,
         steps: vec![],
     }

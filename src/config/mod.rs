@@ -296,6 +296,8 @@ pub struct IntegrationConfig {
     /// Changes whenever anything about the integration changes, secrets included; a reload
     /// restarts the schedule of an integration whose fingerprint changed.
     pub fingerprint: u64,
+    /// `webhook:`: the provider's signing secret and the account this credential belongs to.
+    pub webhook: Option<Box<crate::webhook::WebhookConfig>>,
 }
 
 /// Provider-specific settings of one integration; each preset refuses the ones it does not use
@@ -601,6 +603,13 @@ impl Validator<'_> {
             .unwrap_or_default();
         let tls = self.tls(raw.tls.as_ref(), &ctx);
         let check = self.check(raw.check.as_ref(), provider, &ctx, raw.provider.referenced);
+        let webhook = raw.webhook.as_ref().and_then(|w| {
+            let v = &w.value;
+            let (secret, file, account) = (v.secret.as_deref(), v.secret_file.as_deref(), v.account.as_deref());
+            crate::webhook::WebhookConfig::from_raw(secret, file, account, &raw.provider.value)
+                .map_err(|m| self.error(w.referenced, format!("{ctx}: webhook: {m}")))
+                .ok()
+        });
         let provider = provider?;
         let auth = auth?;
         let base_url = base_url?;
@@ -640,6 +649,7 @@ impl Validator<'_> {
             notes,
             options,
             fingerprint: 0,
+            webhook: webhook.map(Box::new),
         };
         // The preset's own refusals and notes (one place for every provider).
         match provider.validate(&integration) {

@@ -86,6 +86,16 @@ pub struct RawIntegration {
     pub resource: Option<Spanned<String>>,
     /// Jira OAuth: the site (URL or cloud id) whose entry is checked.
     pub site: Option<Spanned<String>>,
+    pub webhook: Option<Spanned<RawWebhook>>,
+}
+
+/// `webhook:` of an integration (see `crate::webhook::config`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub secret: Option<String>,
+    pub secret_file: Option<String>,
+    pub account: Option<String>,
 }
 
 /// `auth:`, tagged by `type`.

@@ -69,6 +69,8 @@ struct IntegrationView<'a> {
     site: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token_rotates: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook: Option<BTreeMap<&'static str, String>>,
     #[serde(flatten)]
     settings: SettingsView,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -179,6 +181,15 @@ fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
         resource: i.options.resource.as_deref(),
         site: i.options.site.as_deref(),
         refresh_token_rotates: i.options.refresh_token_rotates,
+        webhook: i.webhook.as_ref().map(|w| {
+            let mut m = BTreeMap::new();
+            let (is_file, value) = secret_view(&w.secret);
+            m.insert(if is_file { "secret_file" } else { "secret" }, value);
+            if let Some(a) = &w.account {
+                m.insert("account", a.clone());
+            }
+            m
+        }),
         settings: SettingsView::from(&i.settings),
         notes: &i.notes,
     }

@@ -13,6 +13,7 @@
 
 mod scenarios;
 pub mod sim;
+pub mod webhook;
 
 use crate::reason::Reason;
 use std::time::Duration;
@@ -56,6 +57,8 @@ pub struct Demo {
     /// The built-in config, pointed at the simulated API.
     pub config_text: String,
     sim: sim::SimServer,
+    /// When `slack-notifications`' cycle began.
+    started: std::time::Instant,
 }
 
 impl Demo {
@@ -63,15 +66,22 @@ impl Demo {
     pub fn api_url(&self) -> String {
         self.sim.url()
     }
+
+    /// Has the simulated Slack send a signed webhook to the receiver at `to` whenever
+    /// `slack-notifications` breaks (see [`webhook`]).
+    pub fn announce_breaks(&self, to: std::net::SocketAddr) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(webhook::announce_breaks(to, self.started))
+    }
 }
 
 /// Starts the simulated API and returns the demo config that points at it.
 pub async fn start() -> std::io::Result<Demo> {
-    let routes = scenarios::routes(std::time::Instant::now())?;
+    let started = std::time::Instant::now();
+    let routes = scenarios::routes(started)?;
     let sim = sim::SimServer::start(routes).await?;
     let config_text = config_text(&sim.url());
     tracing::info!(api = %sim.url(), integrations = INTEGRATIONS.len(), "demo: simulated provider API started");
-    Ok(Demo { config_text, sim })
+    Ok(Demo { config_text, sim, started })
 }
 
 /// The demo config for a simulated API at `api` (`http://127.0.0.1:PORT`).
@@ -91,6 +101,14 @@ pub fn config_text(api: &str) -> String {
             path = scenarios::base_path(i.name),
             token = scenarios::token(i.name),
         ));
+        if i.name == "slack-notifications" {
+            // Used only when the exporter runs with --web.webhook-listen-address.
+            out.push_str(&format!(
+                "    webhook:\n      secret: {}\n      account: {}\n",
+                webhook::SIGNING_SECRET,
+                webhook::TEAM_ID
+            ));
+        }
         if let Some((required, optional)) = scenarios::scopes(i.name) {
             out.push_str("    scopes:\n");
             out.push_str(&format!("      required: [{}]\n", required.join(", ")));

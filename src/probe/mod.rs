@@ -82,6 +82,9 @@ pub struct Findings {
     pub retry_after: Option<Duration>,
     /// Who the credential belongs to (account, workspace), for people; never a secret.
     pub identity: Option<String>,
+    /// The provider's identifier of that account (Slack `team_id`, Stripe `acct_…`), which its
+    /// webhook events name; never a secret.
+    pub account_id: Option<String>,
 }
 
 /// One configured scope and whether it is granted.
@@ -124,6 +127,8 @@ pub struct ProbeResult {
     pub not_before: Option<SystemTime>,
     /// Who the credential belongs to, where known.
     pub identity: Option<String>,
+    /// The provider's identifier of the account, where the check returns it (see [`Findings`]).
+    pub account_id: Option<String>,
     /// End of the probe.
     pub finished_at: SystemTime,
     /// Each request made: method, path, status, latency. Never a secret.
@@ -148,6 +153,7 @@ impl ProbeResult {
             rate_limit: None,
             not_before: None,
             identity: None,
+            account_id: None,
             finished_at,
             steps: Vec::new(),
         }
@@ -375,6 +381,7 @@ pub fn evaluate(
         rate_limit: f.rate_limit,
         not_before,
         identity: f.identity.clone(),
+        account_id: f.account_id.clone(),
         finished_at: now,
         steps: parts.steps,
     }

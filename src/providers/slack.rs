@@ -65,6 +65,7 @@ impl Provider for Slack {
             return Err(unexpected(cx, &resp, "auth.test answered ok without team_id or user_id"));
         }
         cx.findings.identity = first_text(&body, &["/team", "/team_id"]);
+        cx.findings.account_id = first_text(&body, &["/team_id"]);
         if let Some(scopes) = resp.header("x-oauth-scopes") {
             cx.findings.granted_scopes = Some(split_scopes(scopes, ","));
         }

@@ -97,6 +97,7 @@ impl Provider for Stripe {
             }
             cx.findings.identity =
                 first_text(&body, &["/settings/dashboard/display_name", "/business_profile/name", "/email", "/id"]);
+            cx.findings.account_id = first_text(&body, &["/id"]);
             if let Some(why) = rejected(&body) {
                 return Err(fail(Reason::AccountSuspended, format!("Stripe rejected this account ({why})")));
             }
