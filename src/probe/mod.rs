@@ -240,6 +240,7 @@ pub const MAX_IDENTITY_CHARS: usize = 120;
 pub fn redact_result(redactor: &redact::Redactor, r: &mut ProbeResult) {
     r.detail = redactor.scrub_and_shorten(&r.detail, MAX_DETAIL_CHARS);
     r.identity = r.identity.take().map(|i| redactor.scrub_and_shorten(&i, MAX_IDENTITY_CHARS));
+    r.account_id = r.account_id.take().map(|a| redactor.scrub_and_shorten(&a, MAX_IDENTITY_CHARS));
     for step in &mut r.steps {
         // A path may hold a secret when a provider forgets `log_as`: scrub it as well.
         step.target = redactor.scrub(&step.target);
