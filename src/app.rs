@@ -105,6 +105,17 @@ pub enum OnDemand {
     Unknown,
 }
 
+/// When an on-demand probe may answer with the latest result instead of probing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reuse {
+    /// Always probe (background probes).
+    Never,
+    /// Within `min_probe_interval` or before the provider's Retry-After.
+    Fresh,
+    /// Within `min_probe_interval` only.
+    MinInterval,
+}
+
 type InFlight = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
 
 /// The running exporter.
@@ -221,16 +232,15 @@ impl App {
     /// Probes `name` now, joining a probe already in flight for it. The result is recorded.
     /// Returns `None` for an unknown integration.
     pub async fn probe(self: &Arc<Self>, name: &str, timeout: Option<Duration>) -> Option<Arc<ProbeResult>> {
-        match self.join_or_start(name, timeout, false).await {
+        match self.join_or_start(name, timeout, Reuse::Never).await {
             OnDemand::Probed(r) | OnDemand::Cached(r) => Some(r),
             OnDemand::Unknown => None,
         }
     }
 
-    /// Joins the probe in flight for `name`, or starts one. With `reuse_fresh`, a result that
-    /// is still fresh (see [`crate::store::IntegrationState::fresh_until`]) is returned instead
-    /// of starting a probe.
-    async fn join_or_start(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse_fresh: bool) -> OnDemand {
+    /// Joins the probe in flight for `name`, or starts one. `reuse` says whether a result that
+    /// is still fresh is returned instead of starting a probe.
+    async fn join_or_start(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse: Reuse) -> OnDemand {
         // The store follows the config and finds a name in O(log n); the config's list is
         // searched linearly (thousands of comparisons per lookup in a large fleet).
         let Some(integration) = self.store.get(name).map(|s| s.config.clone()) else { return OnDemand::Unknown };
@@ -243,10 +253,8 @@ impl App {
                     // before it leaves the in-flight map (which needs this lock), so a request
                     // arriving just as a probe completes gets that result instead of starting
                     // a second upstream probe.
-                    if reuse_fresh {
-                        if let Some(r) = self.fresh_result(name) {
-                            return OnDemand::Cached(r);
-                        }
+                    if let Some(r) = self.fresh_result(name, reuse) {
+                        return OnDemand::Cached(r);
                     }
                     let f = self.clone().spawn_probe(integration, timeout);
                     inflight.insert(name.to_string(), f.clone());
@@ -257,11 +265,17 @@ impl App {
         OnDemand::Probed(fut.await)
     }
 
-    /// The latest result of `name` while it is fresh (within `min_probe_interval`, or before
-    /// the provider's Retry-After).
-    fn fresh_result(&self, name: &str) -> Option<Arc<ProbeResult>> {
+    /// The latest result of `name` while it is fresh by `reuse`'s rule.
+    fn fresh_result(&self, name: &str, reuse: Reuse) -> Option<Arc<ProbeResult>> {
         let state = self.store.get(name)?;
-        let until = state.fresh_until()?;
+        let until = match reuse {
+            Reuse::Never => return None,
+            Reuse::Fresh => state.fresh_until()?,
+            Reuse::MinInterval => {
+                let mpi = state.config.settings.min_probe_interval;
+                (!mpi.is_zero()).then(|| state.last.as_ref().map(|l| l.finished_at + mpi)).flatten()?
+            }
+        };
         state.last.clone().filter(|_| SystemTime::now() < until)
     }
 
@@ -306,7 +320,18 @@ impl App {
     /// An on-demand probe (`/probe`, the API, the status page): returns the cached result
     /// while it is fresh, else probes (joining one in flight).
     pub async fn probe_on_demand(self: &Arc<Self>, name: &str, timeout: Option<Duration>) -> OnDemand {
-        let outcome = self.join_or_start(name, timeout, true).await;
+        self.on_demand(name, timeout, Reuse::Fresh).await
+    }
+
+    /// An explicit request to probe now (the API's probe endpoint, the status page's button):
+    /// like [`App::probe_on_demand`], but a provider's `Retry-After` does not hold it back;
+    /// only `min_probe_interval` does.
+    pub async fn probe_explicit(self: &Arc<Self>, name: &str) -> OnDemand {
+        self.on_demand(name, None, Reuse::MinInterval).await
+    }
+
+    async fn on_demand(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse: Reuse) -> OnDemand {
+        let outcome = self.join_or_start(name, timeout, reuse).await;
         let counter = match &outcome {
             OnDemand::Probed(_) => 0,
             OnDemand::Cached(_) => 1,

@@ -47,7 +47,9 @@ fn apply(app: &Arc<App>, config: &Config, tasks: &mut HashMap<String, (u64, Join
     let mut next = HashMap::new();
     for i in &config.integrations {
         let entry = match tasks.remove(&i.name) {
-            Some((fp, task)) if fp == i.fingerprint && !task.is_finished() => (fp, task),
+            Some((fp, task)) if fp == i.fingerprint && !task.is_finished() && !waiting_on_provider(app, &i.name) => {
+                (fp, task)
+            }
             old => {
                 if let Some((_, task)) = old {
                     task.abort();
@@ -61,6 +63,13 @@ fn apply(app: &Arc<App>, config: &Config, tasks: &mut HashMap<String, (u64, Join
         task.abort();
     }
     *tasks = next;
+}
+
+/// Whether `name`'s next probe is held back by a provider's `Retry-After`: a reload restarts
+/// it, so that an operator who fixed something is not kept waiting.
+fn waiting_on_provider(app: &App, name: &str) -> bool {
+    let now = SystemTime::now();
+    app.store.get(name).and_then(|s| s.last.as_ref()?.not_before).is_some_and(|t| t > now)
 }
 
 async fn probe_loop(app: Arc<App>, name: String) {

@@ -3,8 +3,10 @@
 
 use integration_exporter::config::{parse_duration, Config};
 use integration_exporter::probe::classify::{classify_status, parse_bearer_challenge, parse_retry_after};
-use integration_exporter::probe::{ratelimit, ApiResponse};
+use integration_exporter::probe::oauth::parse_token_response;
+use integration_exporter::probe::{evaluate, ratelimit, ApiResponse, Findings, ProbeParts, MAX_RETRY_AFTER};
 use integration_exporter::providers::http::{parse_rfc3339, split_scopes};
+use integration_exporter::server::{parse_scrape_timeout, MAX_SCRAPE_TIMEOUT};
 use proptest::prelude::*;
 use std::time::{Duration, SystemTime};
 
@@ -79,5 +81,98 @@ proptest! {
     #[test]
     fn rfc3339_parser_never_panics(s in "\\PC{0,40}") {
         let _ = parse_rfc3339(&s);
+    }
+}
+
+/// Values a hostile upstream or client may put where a number of seconds or a date belongs.
+fn hostile_number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<u64>().prop_map(|n| n.to_string()),
+        Just(u64::MAX.to_string()),
+        Just("18446744073709551616".to_string()),
+        Just("3153600000".to_string()),
+        any::<f64>().prop_map(|f| f.to_string()),
+        any::<f64>().prop_map(|f| format!("{f:e}")),
+        prop::sample::select(vec!["1e300", "-1e300", "NaN", "nan", "inf", "-inf", "-0", "-1", "0", "1e-300", "  7 "])
+            .prop_map(String::from),
+        any::<i64>().prop_map(|n| n.to_string()),
+        // HTTP dates from the epoch to the last one expressible (year 9999).
+        (0u64..253_402_300_799).prop_map(|s| httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(s))),
+        "[ -~]{0,30}",
+    ]
+}
+
+fn one_integration() -> std::sync::Arc<integration_exporter::config::IntegrationConfig> {
+    let yaml = "integrations:\n  - name: x\n    provider: http\n    base_url: http://127.0.0.1:9\n    auth: {type: bearer, token: abcdefgh}\n    check: {path: /me}\n";
+    let config = Config::parse(yaml, "p.yml").unwrap();
+    config.integrations[0].clone()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2048, ..ProptestConfig::default() })]
+
+    #[test]
+    fn retry_after_is_bounded(value in hostile_number()) {
+        let now = SystemTime::now();
+        if let Some(wait) = parse_retry_after(&value, now) {
+            prop_assert!(wait <= MAX_RETRY_AFTER, "{value:?} -> {wait:?}");
+        }
+    }
+
+    #[test]
+    fn scrape_timeout_header_is_bounded(value in hostile_number()) {
+        if let Some(t) = parse_scrape_timeout(&value) {
+            prop_assert!(t <= MAX_SCRAPE_TIMEOUT && !t.is_zero(), "{value:?} -> {t:?}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_numbers_are_finite(remaining in hostile_number(), limit in hostile_number(), reset in hostile_number()) {
+        let r = response(429, vec![
+            ("x-ratelimit-remaining".into(), remaining.clone()),
+            ("x-ratelimit-limit".into(), limit.clone()),
+            ("ratelimit".into(), format!("\"default\";r={remaining};t={reset}")),
+            ("ratelimit-policy".into(), format!("\"default\";q={limit};w={reset}")),
+            ("retry-after".into(), reset),
+        ], vec![]);
+        if let Some(rl) = ratelimit::parse_standard(&r.headers) {
+            prop_assert!(rl.remaining.is_finite() && rl.limit.is_finite() && rl.remaining >= 0.0);
+            if let Some(f) = rl.fraction_left() {
+                prop_assert!(!f.is_nan());
+            }
+        }
+        let _ = classify_status(&r);
+    }
+
+    #[test]
+    fn token_lifetimes_from_the_network_never_overflow(expires in hostile_number(), refresh in hostile_number()) {
+        for body in [
+            format!(r#"{{"access_token":"t","expires_in":{expires},"refresh_token_expires_in":{refresh}}}"#),
+            format!(r#"{{"access_token":"t","expires_in":"{expires}","x_refresh_token_expires_in":"{refresh}"}}"#),
+        ] {
+            let _ = parse_token_response(body.as_bytes(), std::time::Instant::now());
+        }
+    }
+
+    /// Whatever a provider's findings hold, evaluating them neither panics nor freezes the
+    /// integration: the next probe is at most MAX_RETRY_AFTER away and the expiry is a time
+    /// that can be shown.
+    #[test]
+    fn evaluation_clamps_waits_and_times(wait_secs in any::<u64>(), wait_nanos in 0u32..1_000_000_000, expiry_secs in any::<u64>()) {
+        let integration = one_integration();
+        let now = SystemTime::now();
+        let expiry = SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(expiry_secs));
+        let findings = Findings {
+            retry_after: Some(Duration::new(wait_secs, wait_nanos)),
+            expiry,
+            ..Findings::default()
+        };
+        let parts = ProbeParts { findings, main: Some((429, Duration::from_millis(3))), steps: Vec::new() };
+        let r = evaluate(&integration, Ok(()), parts, Duration::from_millis(5), now);
+        let not_before = r.not_before.unwrap();
+        prop_assert!(not_before <= now + MAX_RETRY_AFTER);
+        if let Some(e) = r.credential_expiry {
+            let _ = httpdate::fmt_http_date(e);
+        }
     }
 }

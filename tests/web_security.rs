@@ -180,3 +180,180 @@ fn bad_web_configs_are_refused_with_their_location() {
         assert!(err.contains(&format!("web.yml:{at}")), "{text:?} should point at {at}: {err}");
     }
 }
+
+/// A server over a real config file and a simulated upstream that counts its requests.
+async fn start_with_upstream(
+    dir: &Path,
+) -> (String, integration_exporter::demo::sim::SimServer, std::path::PathBuf, tokio::sync::oneshot::Sender<()>) {
+    use integration_exporter::demo::sim::{Fixture, Route, SimServer};
+    let sim = SimServer::start(vec![Route::fixed(http::Method::GET, "/me", Fixture::json(200, serde_json::json!({})))])
+        .await
+        .unwrap();
+    let config = dir.join("c.yml");
+    std::fs::write(&config, one_integration("svc", &sim.url())).unwrap();
+    let app = App::new(ConfigSource::File(config.clone()), None, 10).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let state = ServerState::new(app, ServerOptions::default());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    (addr, sim, config, tx)
+}
+
+fn one_integration(name: &str, url: &str) -> String {
+    format!(
+        "global:\n  min_probe_interval: 0s\n  retries: 0\nintegrations:\n  - name: {name}\n    provider: http\n    base_url: {url}\n    auth: {{type: bearer, token: abcdefgh1234}}\n    check: {{path: /me}}\n"
+    )
+}
+
+async fn names(client: &reqwest::Client, addr: &str) -> Vec<String> {
+    let text = client.get(format!("http://{addr}/api/v1/integrations")).send().await.unwrap().text().await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["integrations"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn cross_site_requests_to_state_changing_endpoints_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, sim, config, _stop) = start_with_upstream(dir.path()).await;
+    let client = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // A reload would add `added`: a refused one must not.
+    std::fs::write(&config, format!("{}{}", one_integration("svc", &sim.url()), "  - name: added\n    provider: http\n    base_url: http://127.0.0.1:9\n    auth: {type: bearer, token: abcdefgh1234}\n    check: {path: /me}\n")).unwrap();
+    let evil: &[(&str, &str)] = &[
+        ("origin", "http://evil.example"),
+        ("origin", "null"),
+        ("origin", "http://127.0.0.1:1"),
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+    ];
+    let bodies: &[(&str, &str)] = &[
+        ("application/x-www-form-urlencoded", "a=b"),
+        ("text/plain", "x"),
+        (
+            "multipart/form-data; boundary=zz",
+            "--zz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nb\r\n--zz--\r\n",
+        ),
+    ];
+    for path in ["/-/reload".to_string(), "/api/v1/integrations/svc/probe".to_string()] {
+        for (h, v) in evil {
+            for (ct, body) in bodies {
+                let resp = client
+                    .post(format!("http://{addr}{path}"))
+                    .header(*h, *v)
+                    .header("content-type", *ct)
+                    .body(body.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(resp.status(), 403, "{path} with {h}: {v} and {ct}");
+            }
+        }
+    }
+    // A form content type without browser headers still is not what /-/reload takes.
+    for (ct, body) in bodies {
+        let resp = client
+            .post(format!("http://{addr}/-/reload"))
+            .header("content-type", *ct)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "/-/reload with {ct}");
+    }
+    // The probe endpoint takes only the urlencoded form of the status page, not the others.
+    for (ct, body) in &bodies[1..] {
+        let resp = client
+            .post(format!("http://{addr}/api/v1/integrations/svc/probe"))
+            .header("content-type", *ct)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 403, "probe with {ct}");
+    }
+    assert!(sim.requests().is_empty(), "a refused probe reached the upstream: {:?}", sim.requests());
+    assert_eq!(names(&client, &addr).await, vec!["svc"], "a refused reload was applied");
+
+    // The status page's own form: same origin, urlencoded, asks for HTML: a 303 back to the
+    // page, and the probe ran.
+    let resp = client
+        .post(format!("http://{addr}/api/v1/integrations/svc/probe"))
+        .header("origin", format!("http://{addr}"))
+        .header("sec-fetch-site", "same-origin")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "text/html")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    assert!(resp.headers()["location"].to_str().unwrap().starts_with("/?probed=svc"));
+    assert_eq!(sim.requests().len(), 1, "the same-origin form probes");
+    // Behind a proxy that rewrites Host, X-Forwarded-Host names the origin.
+    let resp = client
+        .post(format!("http://{addr}/api/v1/integrations/svc/probe"))
+        .header("origin", "https://exporter.example.com")
+        .header("x-forwarded-host", "exporter.example.com")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Programs send neither header: a plain POST reloads.
+    let resp = client.post(format!("http://{addr}/-/reload")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(names(&client, &addr).await, vec!["added", "svc"]);
+    // Same-origin (and user-initiated, `none`) reloads from a browser are allowed.
+    for (h, v) in [("origin", format!("http://{addr}")), ("sec-fetch-site", "none".to_string())] {
+        let resp = client.post(format!("http://{addr}/-/reload")).header(h, v).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn plain_http_on_the_tls_port_gets_a_readable_400() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let p = pki();
+    write(dir.path(), "server.crt", &p.server_cert);
+    write(dir.path(), "server.key", &p.server_key);
+    let web = write(dir.path(), "web.yml", "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n");
+    let (addr, _stop) = start(WebConfig::load(Path::new(&web)).unwrap()).await;
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut answer)).await.unwrap().unwrap();
+    assert!(answer.starts_with("HTTP/1.0 400 Bad Request\r\n"), "{answer}");
+    assert!(answer.contains("Client sent an HTTP request to an HTTPS server."), "{answer}");
+}
+
+#[test]
+fn web_config_header_and_version_errors_are_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pki();
+    write(dir.path(), "server.crt", &p.server_cert);
+    write(dir.path(), "server.key", &p.server_key);
+    let cases = [
+        ("http_server_config:\n  headers:\n    \"Bad Header\": x\n", "web.yml:3:", "not a valid header name"),
+        ("http_server_config:\n  headers:\n    X-Ok: \"a\\nb\"\n", "web.yml:3:", "not a valid header value"),
+        (
+            "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  min_version: TLS13\n  max_version: TLS12\n",
+            "web.yml:2:3",
+            "min_version TLS13 is above max_version TLS12",
+        ),
+    ];
+    for (text, at, needle) in cases {
+        let path = write(dir.path(), "web.yml", text);
+        let err = WebConfig::load(Path::new(&path)).unwrap_err().to_string();
+        assert!(err.contains(needle), "{text:?}: {err}");
+        assert!(err.contains(at), "{text:?} should point at {at}: {err}");
+    }
+    // max_version alone limits the versions: TLS12 only still loads.
+    let path = write(
+        dir.path(),
+        "web.yml",
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  max_version: TLS12\n",
+    );
+    assert!(WebConfig::load(Path::new(&path)).is_ok());
+}

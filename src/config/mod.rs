@@ -694,10 +694,12 @@ impl Validator<'_> {
         match url::Url::parse(text) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
             Ok(_) => {
+                let text = secret::redact_url(text);
                 self.error(at, format!("{what}: {text:?} must be an http:// or https:// URL with a host"));
                 None
             }
             Err(e) => {
+                let text = secret::redact_url(text);
                 self.error(at, format!("{what}: {text:?} is not a valid URL ({e})"));
                 None
             }

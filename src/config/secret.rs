@@ -100,9 +100,120 @@ pub fn expand_env(template: &str) -> Result<String, SecretError> {
     Ok(out)
 }
 
+/// Words that mark a URL query parameter as a credential (matched case-insensitively inside
+/// the parameter's name: `api_key`, `access_token`, `client_secret`, `X-Amz-Signature`, ...).
+const SECRET_PARAM_WORDS: [&str; 10] =
+    ["key", "token", "secret", "password", "passwd", "pwd", "auth", "signature", "credential", "session"];
+
+/// Whether a query parameter's name says its value is a credential.
+pub fn is_secret_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SECRET_PARAM_WORDS.iter().any(|w| lower.contains(w))
+}
+
+/// A URL as text for people, with its credentials replaced by [`REDACTED`]: the password of a
+/// `user:password@` part (all of a userinfo without `:`, which is then a token), and the value
+/// of every query parameter whose name says it is one ([`is_secret_param`]). Works on text that
+/// does not parse as a URL, so errors about an invalid URL can quote it safely.
+pub fn redact_url(text: &str) -> String {
+    let (head, fragment) = match text.find('#') {
+        Some(i) => text.split_at(i),
+        None => (text, ""),
+    };
+    let (before_query, query) = match head.find('?') {
+        Some(i) => (&head[..i], Some(&head[i + 1..])),
+        None => (head, None),
+    };
+    let mut out = redact_userinfo(before_query);
+    if let Some(q) = query {
+        out.push('?');
+        let pairs: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if is_secret_param(&decode_name(k)) => format!("{k}={REDACTED}"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push_str(&pairs.join("&"));
+    }
+    out.push_str(fragment);
+    out
+}
+
+fn decode_name(k: &str) -> String {
+    url::form_urlencoded::parse(k.as_bytes()).next().map(|(k, _)| k.into_owned()).unwrap_or_default()
+}
+
+fn redact_userinfo(text: &str) -> String {
+    let Some(scheme_end) = text.find("://") else { return text.to_string() };
+    let authority_start = scheme_end + 3;
+    let rest = &text[authority_start..];
+    // A password written by hand may hold a `/` (unencoded): the userinfo then runs to the last
+    // `@` as long as a `:` comes before the first `/`. A `@` after a plain path is no userinfo.
+    let Some(at) = rest.rfind('@') else { return text.to_string() };
+    let candidate = &rest[..at];
+    let colon = candidate.find(':');
+    let slash = candidate.find('/');
+    let is_userinfo = match (colon, slash) {
+        (_, None) => true,
+        (Some(c), Some(s)) => c < s,
+        (None, Some(_)) => false,
+    };
+    if !is_userinfo {
+        return text.to_string();
+    }
+    let shown = match candidate.split_once(':') {
+        Some((user, _)) => format!("{user}:{REDACTED}"),
+        None => REDACTED.to_string(),
+    };
+    format!("{}{shown}{}", &text[..authority_start], &text[authority_start + at..])
+}
+
+/// The credentials a URL carries (userinfo password or token, secret-named query values), as
+/// `(user, secret)` pairs: a probe registers them for redaction, since a provider may echo them.
+pub fn url_secrets(url: &url::Url) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let decode = |s: &str| percent_decode(s);
+    match (url.username(), url.password()) {
+        (user, Some(pass)) => out.push((decode(user), decode(pass))),
+        ("", None) => {}
+        (token, None) => out.push((String::new(), decode(token))),
+    }
+    for (k, v) in url.query_pairs() {
+        if is_secret_param(&k) && !v.is_empty() {
+            out.push((String::new(), v.into_owned()));
+        }
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    // form_urlencoded also maps `+` to a space; userinfo rarely holds one, and both forms are
+    // registered by the redactor anyway.
+    url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_show_credentials_as_secret() {
+        assert_eq!(
+            redact_url("https://bob:hunter2hunter2@api.example.com/v1?api_key=abc123&page=2&Access-Token=x#frag"),
+            "https://bob:<secret>@api.example.com/v1?api_key=<secret>&page=2&Access-Token=<secret>#frag"
+        );
+        assert_eq!(redact_url("https://ghp_TOKEN@github.com/x"), "https://<secret>@github.com/x");
+        assert_eq!(redact_url("https://api.example.com/a@b?q=1"), "https://api.example.com/a@b?q=1");
+        assert_eq!(redact_url("http://u:pa/ss@[::1/x"), "http://u:<secret>@[::1/x");
+        // Not a URL at all: still no credential shown.
+        assert_eq!(redact_url("ht!tp://u:p@h?token=t"), "ht!tp://u:<secret>@h?token=<secret>");
+        let u = url::Url::parse("https://bob:pa%2Fss@h.example/?client_secret=s3cr3t&x=1").unwrap();
+        assert_eq!(
+            url_secrets(&u),
+            vec![("bob".to_string(), "pa/ss".to_string()), (String::new(), "s3cr3t".to_string())]
+        );
+    }
 
     #[test]
     fn expands_variables_and_escapes() {

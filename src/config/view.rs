@@ -54,7 +54,7 @@ impl From<&Settings> for SettingsView {
 struct IntegrationView<'a> {
     name: &'a str,
     provider: &'static str,
-    base_url: &'a str,
+    base_url: String,
     labels: BTreeMap<&'a str, &'a str>,
     auth: BTreeMap<&'static str, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,7 +103,7 @@ fn auth_view(auth: &Auth) -> BTreeMap<&'static str, String> {
             put_secret(&mut m, "value", "value_file", value);
         }
         Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scopes } => {
-            m.insert("token_url", token_url.to_string());
+            m.insert("token_url", super::secret::redact_url(token_url.as_str()));
             m.insert("client_id", client_id.clone());
             put_secret(&mut m, "client_secret", "client_secret_file", client_secret);
             if !scopes.is_empty() {
@@ -111,7 +111,7 @@ fn auth_view(auth: &Auth) -> BTreeMap<&'static str, String> {
             }
         }
         Auth::OAuth2RefreshToken { token_url, client_id, client_secret, refresh_token } => {
-            m.insert("token_url", token_url.to_string());
+            m.insert("token_url", super::secret::redact_url(token_url.as_str()));
             m.insert("client_id", client_id.clone());
             if let Some(s) = client_secret {
                 put_secret(&mut m, "client_secret", "client_secret_file", s);
@@ -133,7 +133,8 @@ fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
     let check = i.check.as_ref().map(|c| {
         let mut m = BTreeMap::new();
         m.insert("method", c.method.to_string());
-        m.insert("path", c.path.clone());
+        // A query in the path may carry a key (`?api_key=...`).
+        m.insert("path", super::secret::redact_url(&c.path));
         if !c.expect_status.is_empty() {
             m.insert("expect_status", format!("{:?}", c.expect_status));
         }
@@ -166,7 +167,7 @@ fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
     IntegrationView {
         name: &i.name,
         provider: i.provider.name(),
-        base_url: i.base_url.as_str(),
+        base_url: super::secret::redact_url(i.base_url.as_str()),
         labels: i.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
         auth: auth_view(&i.auth),
         scopes: (!i.scopes.is_empty()).then(|| {

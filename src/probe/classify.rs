@@ -66,19 +66,23 @@ pub fn parse_bearer_challenge(header: &str) -> Option<BearerChallenge> {
     Some(c)
 }
 
-/// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+/// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3). The wait is capped
+/// at [`super::MAX_RETRY_AFTER`]: a hostile or broken value (`18446744073709551615`, a date a
+/// century ahead) must not freeze an integration on its cached result.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    if let Ok(f) = v.parse::<f64>() {
-        if f.is_finite() && f >= 0.0 {
-            return Some(Duration::from_secs_f64(f.min(1e9)));
+    let wait = if let Ok(secs) = v.parse::<u64>() {
+        Duration::from_secs(secs.min(super::MAX_RETRY_AFTER.as_secs()))
+    } else if let Ok(f) = v.parse::<f64>() {
+        if !(f.is_finite() && f >= 0.0) {
+            return None;
         }
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+        Duration::from_secs_f64(f.min(super::MAX_RETRY_AFTER.as_secs_f64()))
+    } else {
+        let when = httpdate::parse_http_date(v).ok()?;
+        when.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(super::MAX_RETRY_AFTER))
 }
 
 /// Maps a response by status and `WWW-Authenticate` alone. `Ok` for 2xx.
@@ -129,17 +133,16 @@ pub fn classify_challenge(status: u16, c: &BearerChallenge) -> Option<Failure> {
     }
 }
 
-/// Shortens provider text for details (they are shown on the status page and in logs).
+/// Bounds provider text placed in a detail. It does not cut to display length: the probe
+/// engine redacts the whole detail first and shortens it after ([`super::redact_result`]), so
+/// a cut can never run through a secret. This bound only keeps a huge provider text from
+/// being carried around; it lies far past the displayed [`super::MAX_DETAIL_CHARS`].
 pub fn short(text: &str) -> String {
-    const MAX: usize = 160;
-    let t = text.trim();
-    if t.chars().count() <= MAX {
-        t.to_string()
-    } else {
-        let cut: String = t.chars().take(MAX).collect();
-        format!("{cut}…")
-    }
+    super::redact::shorten(text, PROVIDER_TEXT_MAX_CHARS)
 }
+
+/// See [`short`].
+const PROVIDER_TEXT_MAX_CHARS: usize = 4 * super::MAX_DETAIL_CHARS;
 
 #[cfg(test)]
 mod tests {
@@ -177,5 +180,12 @@ mod tests {
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(90));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+        let cap = Some(crate::probe::MAX_RETRY_AFTER);
+        assert_eq!(parse_retry_after("18446744073709551615", now), cap);
+        assert_eq!(parse_retry_after("3153600000", now), cap);
+        assert_eq!(parse_retry_after("1e300", now), cap);
+        assert_eq!(parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), cap);
+        assert_eq!(parse_retry_after("-5", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
     }
 }

@@ -9,6 +9,7 @@
 use super::client::{read_capped, transport_failure, ClientPool};
 use super::limiter::HostLimiter;
 use super::oauth::{self, Grant, TokenCache};
+use super::redact::Redactor;
 use super::{classify, ratelimit, Failure, Findings, ProbeParts};
 use crate::config::{Auth, IntegrationConfig, SecretError};
 use crate::reason::Reason;
@@ -196,7 +197,7 @@ pub struct ProbeContext<'a> {
     tokens: &'a TokenCache,
     deadline: Instant,
     credential: Option<Credential>,
-    secrets: Vec<SecretString>,
+    redactor: Redactor,
     /// What the check has learnt; the engine evaluates it after the check returns.
     pub findings: Findings,
     main: Option<(u16, Duration)>,
@@ -211,6 +212,20 @@ impl<'a> ProbeContext<'a> {
         tokens: &'a TokenCache,
         deadline: Instant,
     ) -> ProbeContext<'a> {
+        let mut redactor = Redactor::new();
+        // Credentials written into the URLs go out with every request; an echo must match them.
+        let token_url = match &integration.auth {
+            Auth::OAuth2ClientCredentials { token_url, .. } | Auth::OAuth2RefreshToken { token_url, .. } => {
+                Some(token_url)
+            }
+            _ => None,
+        };
+        let check_url = integration.check.as_ref().map(|c| join_url(&integration.base_url, &c.path));
+        for url in std::iter::once(&integration.base_url).chain(token_url).chain(check_url.as_ref()) {
+            for (user, secret) in crate::config::secret::url_secrets(url) {
+                redactor.add_pair(&user, &secret);
+            }
+        }
         ProbeContext {
             integration,
             clients,
@@ -218,7 +233,7 @@ impl<'a> ProbeContext<'a> {
             tokens,
             deadline,
             credential: None,
-            secrets: Vec::new(),
+            redactor,
             findings: Findings::default(),
             main: None,
             steps: Vec::new(),
@@ -238,7 +253,7 @@ impl<'a> ProbeContext<'a> {
     /// Resolves a secret source now, remembering its value for redaction.
     fn resolve(&mut self, source: &crate::config::SecretSource, field: &str) -> Result<SecretString, Failure> {
         let value = source.resolve(field).map_err(missing)?;
-        self.secrets.push(value.clone());
+        self.redactor.add_secret(value.expose_secret());
         Ok(value)
     }
 
@@ -266,7 +281,10 @@ impl<'a> ProbeContext<'a> {
             Auth::Header { name, value } => Credential::Header(name.clone(), self.resolve(value, "value")?),
             Auth::Basic { username, password } => {
                 let user = crate::config::secret::expand_env(username).map_err(missing)?;
-                Credential::Basic(user, self.resolve(password, "password")?)
+                let password = self.resolve(password, "password")?;
+                // The Authorization header carries base64("user:password"); an echo of it must match.
+                self.redactor.add_pair(&user, password.expose_secret());
+                Credential::Basic(user, password)
             }
             Auth::OAuth2ClientCredentials { token_url, client_id, client_secret, scopes } => {
                 let grant = Grant {
@@ -311,7 +329,8 @@ impl<'a> ProbeContext<'a> {
     }
 
     fn note_token(&mut self, t: &oauth::CachedToken) {
-        self.secrets.push(t.access_token.clone());
+        // A grant-issued access token is as secret as the credential that obtained it.
+        self.redactor.add_secret(t.access_token.expose_secret());
         if let Some(exp) = t.refresh_expires_at {
             self.findings.expiry = Some(exp);
         }
@@ -325,6 +344,10 @@ impl<'a> ProbeContext<'a> {
 
     async fn grant(&mut self, grant: &Grant<'_>) -> Result<oauth::CachedToken, Failure> {
         let client_auth = self.integration.provider.token_client_auth();
+        if let Some(secret) = &grant.client_secret {
+            // Client authentication sends base64("client_id:client_secret") (RFC 6749 §2.3.1).
+            self.redactor.add_pair(&grant.client_id, secret.expose_secret());
+        }
         let form = grant.form(client_auth);
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut req =
@@ -336,6 +359,7 @@ impl<'a> ProbeContext<'a> {
             req = req.header("authorization", &format!("Basic {encoded}"));
         }
         let resp = self.execute(&req).await?;
+        self.note_issued_secrets(&resp);
         let keeps_old = self.integration.provider.reissued_refresh_token_keeps_old();
         if let Some(why) = grant
             .refresh_token
@@ -350,6 +374,18 @@ impl<'a> ProbeContext<'a> {
             oauth::parse_token_response(&resp.body, Instant::now())
         } else {
             Err(oauth::classify_token_error(resp.status, &resp.body))
+        }
+    }
+
+    /// Registers every credential a token endpoint handed out (access, refresh and ID tokens),
+    /// before anything reads the answer: even one that is then refused (an unexpected shape,
+    /// a rotated refresh token) must not show them.
+    fn note_issued_secrets(&mut self, resp: &ApiResponse) {
+        let Some(json) = resp.json_opt() else { return };
+        for field in ["access_token", "refresh_token", "id_token"] {
+            if let Some(v) = json.get(field).and_then(|v| v.as_str()) {
+                self.redactor.add_secret(v);
+            }
         }
     }
 
@@ -511,16 +547,10 @@ impl<'a> ProbeContext<'a> {
         }
     }
 
-    /// Removes every secret value this probe resolved from `text`.
+    /// `text` with every secret this probe used removed, in any encoding and any fragment of
+    /// at least [`super::redact::WINDOW`] bytes (see [`Redactor`]).
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            let v = s.expose_secret();
-            if v.len() >= 4 && out.contains(v) {
-                out = out.replace(v, crate::config::REDACTED);
-            }
-        }
-        out
+        self.redactor.scrub(text)
     }
 
     /// A failure with every secret value removed from its texts.
@@ -530,26 +560,30 @@ impl<'a> ProbeContext<'a> {
         f
     }
 
-    /// The first bytes of a body for the debug log, secrets removed.
+    /// The first characters of a body for the debug log, secrets removed. The body is
+    /// redacted before it is cut, so the cut cannot leave part of a secret behind.
     pub fn preview(&self, body: &[u8]) -> String {
-        let cut = &body[..body.len().min(200)];
-        self.redact(&String::from_utf8_lossy(cut))
+        // Redacting reads the whole text; past 64 KiB nothing of it would be shown anyway
+        // (a secret straddling that boundary is cut at a place 200 characters will never reach).
+        let head = &body[..body.len().min(PREVIEW_SCAN_BYTES)];
+        self.redactor.scrub_and_shorten(&String::from_utf8_lossy(head), PREVIEW_CHARS)
+    }
+
+    /// Takes the redactor (for the engine's final pass over the result).
+    pub(super) fn take_redactor(&mut self) -> Redactor {
+        std::mem::take(&mut self.redactor)
     }
 
     pub(super) fn finish(self) -> ProbeParts {
-        let steps = self
-            .steps
-            .iter()
-            // A path may hold a secret when a provider forgets `log_as`: scrub it as well.
-            .map(|s| StepLog {
-                target: self.redact(&s.target),
-                error: s.error.as_ref().map(|e| self.redact(e)),
-                ..s.clone()
-            })
-            .collect();
-        ProbeParts { findings: self.findings, main: self.main, steps }
+        // Step targets and errors are redacted with the rest of the result by the engine.
+        ProbeParts { findings: self.findings, main: self.main, steps: self.steps }
     }
 }
+
+/// Characters of a body shown in the debug log.
+const PREVIEW_CHARS: usize = 200;
+/// Bytes of a body redacted for the preview.
+const PREVIEW_SCAN_BYTES: usize = 64 * 1024;
 
 fn missing(e: SecretError) -> Failure {
     Failure::new(Reason::CredentialMissing, e.to_string())

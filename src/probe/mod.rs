@@ -11,6 +11,7 @@ mod context;
 pub mod limiter;
 pub mod oauth;
 pub mod ratelimit;
+pub mod redact;
 
 pub use context::{join_url, ApiRequest, ApiResponse, ProbeContext, RequestAuth, StepLog};
 pub use ratelimit::RateLimit;
@@ -21,6 +22,23 @@ use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+
+/// The longest wait a provider can impose with `Retry-After` or a reset header. A longer one is
+/// cut to this: the integration is probed again after at most an hour (and, if the provider
+/// still refuses, waits again). A reload that changes nothing and an explicit on-demand probe
+/// (`POST /api/v1/integrations/NAME/probe`) are not held back by it at all.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// The latest time taken from the network: 9999-12-31T23:59:59Z. HTTP dates cannot name a later
+/// one, and later times could not be formatted for people.
+const LATEST_TIME_SECS: u64 = 253_402_300_799;
+
+/// `t` clamped between the epoch and [`LATEST_TIME_SECS`], so arithmetic and formatting of a
+/// time that came from a provider can never overflow or panic.
+pub fn clamp_time(t: SystemTime) -> SystemTime {
+    let latest = SystemTime::UNIX_EPOCH + Duration::from_secs(LATEST_TIME_SECS);
+    t.clamp(SystemTime::UNIX_EPOCH, latest)
+}
 
 /// What made a probe fail, in words safe to show anywhere (never a secret).
 #[derive(Debug, Clone, PartialEq)]
@@ -188,8 +206,10 @@ impl Engine {
                 tracing::warn!(integration = %integration.name, "{}", cx.redact(line));
             }
         }
+        let redactor = cx.take_redactor();
         let parts = cx.finish();
-        let result = evaluate(integration, outcome, parts, started.elapsed(), SystemTime::now());
+        let mut result = evaluate(integration, outcome, parts, started.elapsed(), SystemTime::now());
+        redact_result(&redactor, &mut result);
         // `--log.level debug` promises each probe's steps. Steps and detail are already
         // redacted (no query strings, no resolved secret values), so they are safe to log.
         if tracing::enabled!(tracing::Level::DEBUG) {
@@ -206,6 +226,25 @@ impl Engine {
             );
         }
         result
+    }
+}
+
+/// Most characters of a result's `detail` shown anywhere.
+pub const MAX_DETAIL_CHARS: usize = 500;
+/// Most characters of a result's `identity`.
+pub const MAX_IDENTITY_CHARS: usize = 120;
+
+/// The one place every text of a probe result passes before anyone can read it (store,
+/// metrics, status page, API, `check`, logs): each string that may hold provider text is
+/// redacted in full first and only then shortened, so no cut can run through a secret.
+pub fn redact_result(redactor: &redact::Redactor, r: &mut ProbeResult) {
+    r.detail = redactor.scrub_and_shorten(&r.detail, MAX_DETAIL_CHARS);
+    r.identity = r.identity.take().map(|i| redactor.scrub_and_shorten(&i, MAX_IDENTITY_CHARS));
+    r.account_id = r.account_id.take().map(|a| redactor.scrub_and_shorten(&a, MAX_IDENTITY_CHARS));
+    for step in &mut r.steps {
+        // A path may hold a secret when a provider forgets `log_as`: scrub it as well.
+        step.target = redactor.scrub(&step.target);
+        step.error = step.error.take().map(|e| redactor.scrub(&e));
     }
 }
 
@@ -233,6 +272,11 @@ pub fn evaluate(
     now: SystemTime,
 ) -> ProbeResult {
     let s = &integration.settings;
+    let mut parts = parts;
+    // Times and waits from the network are clamped once, here, before anything adds to or
+    // formats them.
+    parts.findings.expiry = parts.findings.expiry.map(clamp_time);
+    parts.findings.retry_after = parts.findings.retry_after.map(|d| d.min(MAX_RETRY_AFTER));
     let f = &parts.findings;
     let mut candidates: Vec<Failure> = Vec::new();
     let auth_success = match &outcome {

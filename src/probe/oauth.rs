@@ -119,12 +119,17 @@ struct TokenResponse {
 }
 
 fn seconds(v: &Option<serde_json::Value>) -> Option<u64> {
-    match v.as_ref()? {
+    let secs = match v.as_ref()? {
         serde_json::Value::Number(n) => n.as_u64(),
         serde_json::Value::String(s) => s.parse().ok(),
         _ => None,
-    }
+    }?;
+    // A lifetime from the network is added to the clock: cap it (100 years) so it cannot overflow.
+    Some(secs.min(MAX_LIFETIME_SECS))
 }
+
+/// See [`seconds`].
+const MAX_LIFETIME_SECS: u64 = 100 * 365 * 86_400;
 
 /// Tokens without `expires_in` are reused for at most this long (or until a 401).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);

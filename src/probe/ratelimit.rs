@@ -59,7 +59,7 @@ fn item_name(item: &str) -> &str {
 fn param(item: &str, key: &str) -> Option<f64> {
     item.split(';').skip(1).find_map(|p| {
         let (k, v) = p.split_once('=')?;
-        (k.trim() == key).then(|| v.trim().parse::<f64>().ok()).flatten()
+        (k.trim() == key).then(|| v.trim().parse::<f64>().ok().filter(|n| n.is_finite() && *n >= 0.0)).flatten()
     })
 }
 

@@ -136,7 +136,7 @@ fn read_headers(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Result<(), Fai
         // expiry unknown rather than failing a probe whose credential works.
         match parse_github_date(raw) {
             Some(at) => cx.findings.expiry = Some(at),
-            None => tracing::debug!(value = raw, "GitHub-Authentication-Token-Expiration not understood"),
+            None => tracing::debug!(value = %cx.redact(raw), "GitHub-Authentication-Token-Expiration not understood"),
         }
     }
     Ok(())

@@ -19,8 +19,7 @@ use crate::probe::ProbeResult;
 use crate::reason::Status;
 use crate::store::{unix_seconds, IntegrationState};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 
@@ -28,7 +27,7 @@ use serde_json::{json, Map, Value};
 pub const PREFIX: &str = "/api/v1/integrations";
 
 /// Handles every request under [`PREFIX`].
-pub async fn handle(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn handle(state: &ServerState, req: Request<Bytes>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let rest = path.strip_prefix(PREFIX).unwrap_or("").trim_start_matches('/');
     let segments: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
@@ -72,11 +71,9 @@ fn one(state: &ServerState, name: &str) -> Response<Full<Bytes>> {
     }
 }
 
-async fn probe(state: &ServerState, name: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn probe(state: &ServerState, name: &str, req: Request<Bytes>) -> Response<Full<Bytes>> {
     let html = wants_html(&req);
-    // The form body is ignored, but read (bounded) so keep-alive connections stay usable.
-    let _ = Limited::new(req.into_body(), 4096).collect().await;
-    let (result, cached) = match state.app.probe_on_demand(name, None).await {
+    let (result, cached) = match state.app.probe_explicit(name).await {
         OnDemand::Unknown => return unknown(name),
         OnDemand::Probed(r) => (r, false),
         OnDemand::Cached(r) => (r, true),
@@ -100,7 +97,7 @@ async fn probe(state: &ServerState, name: &str, req: Request<Incoming>) -> Respo
 }
 
 /// A browser's form post (or anything asking for HTML) rather than a program asking for JSON.
-fn wants_html(req: &Request<Incoming>) -> bool {
+fn wants_html(req: &Request<Bytes>) -> bool {
     let header = |h: http::header::HeaderName| {
         req.headers().get(h).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase()
     };
@@ -166,7 +163,7 @@ fn unknown(name: &str) -> Response<Full<Bytes>> {
     error(
         StatusCode::NOT_FOUND,
         "unknown integration: names are the integration names from the config",
-        Some(&crate::probe::classify::short(name)),
+        Some(&crate::probe::redact::shorten(name, 160)),
     )
 }
 

@@ -4,8 +4,7 @@ use super::ServerState;
 use crate::app::OnDemand;
 use crate::metrics::{self, Format, Snapshot};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,12 +25,12 @@ pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>>
 }
 
 /// Query parameters, decoded.
-pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
+pub fn query(req: &Request<Bytes>) -> HashMap<String, String> {
     req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
 /// Routes one request.
-pub async fn route(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn route(state: &ServerState, req: Request<Bytes>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     if path == state.options.telemetry_path {
@@ -63,22 +62,38 @@ fn only_get(method: &Method) -> Option<Response<Full<Bytes>>> {
         .then(|| text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n"))
 }
 
-fn accept(req: &Request<Incoming>) -> Option<&str> {
+fn accept(req: &Request<Bytes>) -> Option<&str> {
     req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok())
 }
 
-fn metrics_endpoint(state: &ServerState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn metrics_endpoint(state: &ServerState, req: &Request<Bytes>) -> Response<Full<Bytes>> {
     let format = Format::negotiate(accept(req));
     respond(StatusCode::OK, format.content_type(), metrics::encode(state.app.snapshot(), format))
 }
 
 /// The probe deadline a scraper allows: its scrape timeout minus a margin for the reply.
-fn scrape_timeout(req: &Request<Incoming>) -> Option<Duration> {
-    let secs: f64 = req.headers().get("x-prometheus-scrape-timeout-seconds")?.to_str().ok()?.parse().ok()?;
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64((secs - 0.5).max(secs * 0.5)))
+fn scrape_timeout(req: &Request<Bytes>) -> Option<Duration> {
+    parse_scrape_timeout(req.headers().get("x-prometheus-scrape-timeout-seconds")?.to_str().ok()?)
 }
 
-async fn probe_endpoint(state: &ServerState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+/// The longest scrape timeout taken from `X-Prometheus-Scrape-Timeout-Seconds`; the probe's own
+/// `timeout` bounds it further.
+pub const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Parses `X-Prometheus-Scrape-Timeout-Seconds` into the deadline a probe gets: the timeout
+/// minus half a second (at most half of it) for the reply. Values from the network are
+/// clamped to [`MAX_SCRAPE_TIMEOUT`]; zero, negative, NaN and unparsable values give `None`.
+pub fn parse_scrape_timeout(value: &str) -> Option<Duration> {
+    let secs: f64 = value.trim().parse().ok()?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return None;
+    }
+    let secs = secs.min(MAX_SCRAPE_TIMEOUT.as_secs_f64());
+    // At least a millisecond: a vanishing value (1e-300) must not become a zero deadline.
+    Duration::try_from_secs_f64((secs - 0.5).max(secs * 0.5)).ok().map(|d| d.max(Duration::from_millis(1)))
+}
+
+async fn probe_endpoint(state: &ServerState, req: &Request<Bytes>) -> Response<Full<Bytes>> {
     let q = query(req);
     let Some(target) = q.get("target").filter(|t| !t.is_empty()) else {
         state.app.count_rejected();
@@ -93,7 +108,7 @@ async fn probe_endpoint(state: &ServerState, req: &Request<Incoming>) -> Respons
                 StatusCode::BAD_REQUEST,
                 format!(
                     "unknown target {:?}: targets are integration names from the config, never URLs\n",
-                    crate::probe::classify::short(target)
+                    crate::probe::redact::shorten(target, 160)
                 ),
             );
         }
@@ -129,9 +144,7 @@ async fn probe_endpoint(state: &ServerState, req: &Request<Incoming>) -> Respons
     respond(StatusCode::OK, format.content_type(), metrics::encode(snapshot, format))
 }
 
-async fn reload_endpoint(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    // The body is ignored, but read (bounded) so keep-alive connections stay usable.
-    let _ = Limited::new(req.into_body(), 4096).collect().await;
+async fn reload_endpoint(state: &ServerState, _req: Request<Bytes>) -> Response<Full<Bytes>> {
     match state.app.reload().await {
         Ok(()) => text(StatusCode::OK, "config reloaded\n"),
         Err(e) => {
@@ -140,6 +153,79 @@ async fn reload_endpoint(state: &ServerState, req: Request<Incoming>) -> Respons
     }
 }
 
-fn landing(state: &ServerState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn landing(state: &ServerState, req: &Request<Bytes>) -> Response<Full<Bytes>> {
     super::status_page::render(state, &query(req))
+}
+
+/// Content types a cross-site HTML form can send without a CORS preflight.
+const FORM_TYPES: [&str; 3] = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain"];
+
+/// The 403 for a state-changing request (any method but GET, HEAD, OPTIONS) that a browser
+/// sent on behalf of another site, or `None` when the request may proceed.
+///
+/// A browser that holds the exporter's basic-auth credentials would attach them to a form
+/// posted from any page, so: `Sec-Fetch-Site`, when sent, must be `same-origin` or `none`;
+/// `Origin`, when sent, must name this server (its `Host`, or `X-Forwarded-Host` behind a
+/// proxy). Programs (curl, Prometheus) send neither and pass. `/-/reload` needs no body, so it
+/// also refuses the content types a form can send; the probe endpoint accepts a urlencoded
+/// form (the status page's own "probe now" button) but not the other two.
+pub fn cross_site_refusal<B>(req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    if let Some(site) = header("sec-fetch-site") {
+        if !site.eq_ignore_ascii_case("same-origin") && !site.eq_ignore_ascii_case("none") {
+            return Some(forbidden(&format!("cross-site request refused (Sec-Fetch-Site: {})", short_header(site))));
+        }
+    }
+    if let Some(origin) = header("origin") {
+        let host = header("host").or_else(|| req.uri().authority().map(|a| a.as_str()));
+        let own = [host, header("x-forwarded-host")];
+        if !own.iter().flatten().any(|h| same_authority(origin, h)) {
+            return Some(forbidden(&format!("cross-origin request refused (Origin: {})", short_header(origin))));
+        }
+    }
+    let content_type = header("content-type").unwrap_or("").to_ascii_lowercase();
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    let allowed_form = req.uri().path().starts_with("/api/v1/integrations/") && media == FORM_TYPES[0];
+    if FORM_TYPES.contains(&media) && !allowed_form {
+        return Some(forbidden(&format!(
+            "content type {media} refused: this endpoint takes no form (a cross-site form could send one)"
+        )));
+    }
+    None
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names the authority `host` (`host[:port]`). The
+/// scheme only supplies the default port: one host and port serve one scheme, this server's.
+fn same_authority(origin: &str, host: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else { return false };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" => "80",
+        "https" => "443",
+        _ => return false,
+    };
+    let with_port = |a: &str| -> String {
+        let a = a.trim().trim_end_matches('/').to_ascii_lowercase();
+        // An IPv6 literal's colons are inside brackets; a port follows the last `]` or the only `:`.
+        let has_port = match a.rfind(']') {
+            Some(end) => a[end..].contains(':'),
+            None => a.contains(':'),
+        };
+        if has_port {
+            a
+        } else {
+            format!("{a}:{default_port}")
+        }
+    };
+    with_port(authority) == with_port(host)
+}
+
+fn short_header(v: &str) -> String {
+    crate::probe::redact::shorten(v, 80)
+}
+
+fn forbidden(message: &str) -> Response<Full<Bytes>> {
+    text(StatusCode::FORBIDDEN, format!("{message}\n"))
 }

@@ -15,8 +15,15 @@
 //!
 //! The server takes an already-bound listener and a shutdown signal, so tests run it on
 //! port 0. Requests beyond `--web.max-requests` in flight get 503.
+//!
+//! No single client can starve the others: a connection must deliver its first request head
+//! within [`FIRST_REQUEST_TIMEOUT`] of accept; bodies are read within [`BODY_READ_TIMEOUT`] and
+//! [`MAX_BODY_BYTES`] before a request slot is taken; basic-auth checks run outside the slots
+//! with their own bounded bcrypt pool and a per-address failure budget; when all
+//! [`MAX_CONNECTIONS`] are open, the longest-idle connection makes room for a new one.
 
 pub mod api;
+mod conn;
 mod handlers;
 pub mod status_page;
 pub mod web_config;
@@ -26,14 +33,15 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-pub use handlers::route;
+pub use handlers::{cross_site_refusal, parse_scrape_timeout, route, MAX_SCRAPE_TIMEOUT};
 
 /// Server settings from the command line.
 #[derive(Debug, Clone)]
@@ -72,13 +80,26 @@ impl ServerState {
     }
 }
 
-/// How long a client may take to send its request headers.
+/// How long a client may take to send a request's headers once it has started one (and how
+/// long an HTTP/1 keep-alive connection may sit idle between requests).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Open connections at most; more are closed on accept, so idle or slow clients cannot
-/// exhaust file descriptors.
+/// How long a new connection has, from accept, to deliver its first complete request head: the
+/// TLS handshake, protocol detection and the headers all count, so a socket that never sends a
+/// byte is closed after this.
+pub const FIRST_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request body (every endpoint reads at most
+/// [`MAX_BODY_BYTES`]). The body is read before the request takes one of the
+/// `--web.max-requests` slots, so a slow body never holds one.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest request body read; no endpoint needs more than a short form.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// Open connections at most. When all are taken, a new connection closes the one that has
+/// waited longest without a request in progress (never sent one, or idle between requests),
+/// so idle sockets cannot lock real clients out; with none such, the new one is closed.
 pub const MAX_CONNECTIONS: usize = 1024;
-/// How long in-flight requests get to finish after shutdown is signalled.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long in-flight requests get to finish after shutdown is signalled. Connections without
+/// a request in progress are closed at once.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 
 /// Serves HTTP on `listener` until `shutdown` resolves, then drains in-flight requests
 /// for at most [`DRAIN_TIMEOUT`].
@@ -88,13 +109,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let tracker = Arc::new(conn::Tracker::new(MAX_CONNECTIONS));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(s) => s,
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
@@ -103,86 +124,91 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let accepted_at = tokio::time::Instant::now();
                 let _ = stream.set_nodelay(true);
-                let tls = state.options.web.as_ref().and_then(|w| w.tls.clone());
-                let state = state.clone();
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(dispatch(state, req).await) }
-                });
-                let Ok(permit) = connections.clone().try_acquire_owned() else {
-                    // Over the connection cap: close at once rather than let idle sockets pile up.
-                    tracing::debug!("connection refused: {MAX_CONNECTIONS} connections already open");
+                let Some(slot) = tracker.admit() else {
+                    tracing::debug!("connection refused: {MAX_CONNECTIONS} connections busy with requests");
                     continue;
                 };
                 let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    match tls {
-                        None => serve_io(watcher, TokioIo::new(stream), service).await,
-                        Some(tls) => {
-                            let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-                            match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await {
-                                Ok(Ok(s)) => serve_io(watcher, TokioIo::new(s), service).await,
-                                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                                Err(_) => tracing::debug!("TLS handshake timed out"),
-                            }
-                        }
-                    }
-                });
+                let state = state.clone();
+                tokio::spawn(conn::run(stream, peer, accepted_at, slot, state, watcher));
             }
         }
     }
     drop(listener);
+    // Nothing is lost by closing connections that have no request in progress.
+    tracker.close_idle();
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
         tracing::warn!("some HTTP connections did not finish within the drain timeout");
     }
     Ok(())
 }
 
-/// Serves one connection (plain or TLS) until it closes or shutdown drains it.
-async fn serve_io<I, S>(watcher: hyper_util::server::graceful::Watcher, io: I, service: S)
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    S: hyper::service::Service<Request<Incoming>, Response = Response<Full<Bytes>>, Error = std::convert::Infallible>
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let conn = http_builder().serve_connection(io, service).into_owned();
-    if let Err(e) = watcher.watch(conn).await {
-        tracing::debug!(error = %e, "connection ended with an error");
-    }
-}
-
 fn http_builder() -> hyper_util::server::conn::auto::Builder<TokioExecutor> {
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(64 * 1024);
+    builder.http2().timer(TokioTimer::new()).max_concurrent_streams(16);
     builder
 }
 
-async fn dispatch(state: Arc<ServerState>, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let mut resp = match state.in_flight.try_acquire() {
-        Err(_) => handlers::text(
-            hyper::StatusCode::SERVICE_UNAVAILABLE,
-            "too many requests in flight (--web.max-requests); retry shortly\n",
-        ),
-        Ok(_permit) => match state.options.web.as_ref().and_then(|w| w.basic_auth.clone()) {
-            Some(auth) => {
-                let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-                if auth.check(header).await {
-                    route(&state, req).await
-                } else {
-                    web_config::unauthorized()
-                }
-            }
-            None => route(&state, req).await,
-        },
+/// Handles one request: authentication (outside the request slots), cross-site refusal, the
+/// body (bounded in size and time, also outside the slots), then a slot and the route.
+async fn dispatch(state: Arc<ServerState>, peer: IpAddr, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let mut resp = match admit(&state, peer, req).await {
+        Ok((req, _slot)) => route(&state, req).await,
+        Err(refusal) => refusal,
     };
     if let Some(web) = &state.options.web {
         web.decorate(&mut resp);
     }
     resp
+}
+
+/// Everything a request must pass before it is routed; the response when it does not.
+async fn admit(
+    state: &ServerState,
+    peer: IpAddr,
+    req: Request<Incoming>,
+) -> Result<(Request<Bytes>, tokio::sync::SemaphorePermit<'_>), Response<Full<Bytes>>> {
+    if let Some(auth) = state.options.web.as_ref().and_then(|w| w.basic_auth.clone()) {
+        let header = req.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match auth.check(header, peer).await {
+            web_config::AuthOutcome::Accepted => {}
+            web_config::AuthOutcome::Refused => return Err(web_config::unauthorized()),
+            web_config::AuthOutcome::Throttled => return Err(web_config::throttled()),
+        }
+    }
+    if let Some(refusal) = handlers::cross_site_refusal(&req) {
+        return Err(refusal);
+    }
+    let req = read_body(req).await?;
+    match state.in_flight.try_acquire() {
+        Ok(slot) => Ok((req, slot)),
+        Err(_) => Err(handlers::text(
+            hyper::StatusCode::SERVICE_UNAVAILABLE,
+            "too many requests in flight (--web.max-requests); retry shortly\n",
+        )),
+    }
+}
+
+/// Reads the whole body within [`BODY_READ_TIMEOUT`] and [`MAX_BODY_BYTES`].
+async fn read_body(req: Request<Incoming>) -> Result<Request<Bytes>, Response<Full<Bytes>>> {
+    use http_body_util::BodyExt;
+    let (parts, body) = req.into_parts();
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    match tokio::time::timeout(BODY_READ_TIMEOUT, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(Request::from_parts(parts, collected.to_bytes())),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(handlers::text(
+            hyper::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body larger than {MAX_BODY_BYTES} bytes\n"),
+        )),
+        Ok(Err(_)) => Err(handlers::text(hyper::StatusCode::BAD_REQUEST, "request body could not be read\n")),
+        Err(_) => Err(handlers::text(
+            hyper::StatusCode::REQUEST_TIMEOUT,
+            format!("request body not received within {} s\n", BODY_READ_TIMEOUT.as_secs()),
+        )),
+    }
 }
 
 /// The JSON form of one probe result (API and `check --output json`).

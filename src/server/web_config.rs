@@ -28,7 +28,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -83,7 +83,7 @@ struct RawTls {
 #[serde(deny_unknown_fields)]
 struct RawHttp {
     #[serde(default)]
-    headers: BTreeMap<String, String>,
+    headers: Option<Spanned<BTreeMap<String, String>>>,
     // Accepted for compatibility; HTTP/2 is always offered (ALPN) and always allowed.
     #[allow(dead_code)]
     #[serde(default)]
@@ -136,10 +136,22 @@ impl WebConfig {
             None => None,
         };
         let mut headers = Vec::new();
-        for (k, v) in raw.http_server_config.as_ref().map(|h| h.headers.clone()).unwrap_or_default() {
-            match (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(&v)) {
-                (Ok(k), Ok(v)) => headers.push((k, v)),
-                _ => errors.push(diag(0, 0, format!("http_server_config.headers: {k:?} is not a valid header"))),
+        if let Some(spanned) = raw.http_server_config.as_ref().and_then(|h| h.headers.as_ref()) {
+            let (line, column) = (spanned.referenced.line(), spanned.referenced.column());
+            for (k, v) in &spanned.value {
+                match (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
+                    (Ok(k), Ok(v)) => headers.push((k, v)),
+                    (Err(_), _) => errors.push(diag(
+                        line,
+                        column,
+                        format!("http_server_config.headers: {k:?} is not a valid header name"),
+                    )),
+                    (_, Err(_)) => errors.push(diag(
+                        line,
+                        column,
+                        format!("http_server_config.headers: the value of {k:?} is not a valid header value"),
+                    )),
+                }
             }
         }
         let basic_auth = match &raw.basic_auth_users {
@@ -192,17 +204,7 @@ fn build_tls(t: &RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
         return Err("cert_file and key_file are both required".into());
     };
     let resolver = Arc::new(ReloadingCert::new(resolve(base, cert), resolve(base, key))?);
-    let versions: Vec<&'static rustls::SupportedProtocolVersion> =
-        match t.min_version.as_ref().map(|v| v.value.as_str()) {
-            None | Some("TLS12") => vec![&rustls::version::TLS13, &rustls::version::TLS12],
-            Some("TLS13") => vec![&rustls::version::TLS13],
-            Some(other) => return Err(format!("min_version {other:?} is not supported; use TLS12 or TLS13")),
-        };
-    if let Some(max) = &t.max_version {
-        if !matches!(max.value.as_str(), "TLS12" | "TLS13") {
-            return Err(format!("max_version {:?} is not supported; use TLS12 or TLS13", max.value));
-        }
-    }
+    let versions = tls_versions(t)?;
     let provider = crate::tls::crypto_provider();
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions)
@@ -236,6 +238,31 @@ fn build_tls(t: &RawTls, base: &Path) -> Result<rustls::ServerConfig, String> {
     let mut config = builder.with_cert_resolver(resolver);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
+}
+
+/// The protocol versions between `min_version` (default TLS12) and `max_version` (default TLS13).
+fn tls_versions(t: &RawTls) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
+    let rank = |field: &str, v: Option<&Spanned<String>>, default: u8| -> Result<u8, String> {
+        match v.map(|v| v.value.as_str()) {
+            None => Ok(default),
+            Some("TLS12") => Ok(12),
+            Some("TLS13") => Ok(13),
+            Some(other) => Err(format!("{field} {other:?} is not supported; use TLS12 or TLS13")),
+        }
+    };
+    let min = rank("min_version", t.min_version.as_ref(), 12)?;
+    let max = rank("max_version", t.max_version.as_ref(), 13)?;
+    if min > max {
+        return Err(format!("min_version TLS{min} is above max_version TLS{max}: no protocol version is left"));
+    }
+    let mut versions = Vec::new();
+    if max >= 13 {
+        versions.push(&rustls::version::TLS13);
+    }
+    if min <= 12 {
+        versions.push(&rustls::version::TLS12);
+    }
+    Ok(versions)
 }
 
 /// Serves the certificate from `cert_file`/`key_file`, re-reading them when either file's
@@ -295,16 +322,46 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
+/// What [`BasicAuth::check`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Valid credentials.
+    Accepted,
+    /// Missing or wrong credentials: 401.
+    Refused,
+    /// Not checked: this address has failed too often, or too many checks are waiting: 429.
+    Throttled,
+}
+
+/// bcrypt checks running at once; each takes one blocking thread and one core for tens of ms.
+const BCRYPT_PARALLEL: usize = 2;
+/// Checks that may wait for a bcrypt slot; beyond, a check is refused at once as throttled.
+const BCRYPT_QUEUE: usize = 16;
+/// Failed checks an address may make per [`FAILURE_WINDOW`] before it only gets a check when
+/// a bcrypt slot is free at once.
+const FAILURE_BUDGET: u32 = 10;
+/// See [`FAILURE_BUDGET`].
+const FAILURE_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+/// Addresses whose failures are remembered at most (the oldest windows are forgotten first).
+const FAILURE_TABLE_MAX: usize = 4096;
+
 /// HTTP Basic authentication against bcrypt hashes.
 ///
-/// bcrypt runs on the blocking pool, never on the async threads. Successful logins are
-/// cached (by a SHA-256 of user, password and hash), so a scraper's repeated requests cost one
-/// hash per distinct credential. Unknown users are checked against a decoy hash so the
-/// response time does not reveal which user names exist.
+/// bcrypt runs on the blocking pool, never on the async threads, at most [`BCRYPT_PARALLEL`] at
+/// once, and before a request takes one of the `--web.max-requests` slots: a flood of wrong
+/// passwords cannot starve authenticated requests. Successful logins are cached (by a SHA-256
+/// of user, password and hash), so a scraper's repeated requests cost one hash per distinct
+/// credential and never wait for bcrypt again. An address that failed [`FAILURE_BUDGET`] times
+/// within [`FAILURE_WINDOW`] is checked only when a bcrypt slot is free at once, else answered
+/// 429. Unknown users are checked against a decoy hash so the response time does not reveal
+/// which user names exist.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
     decoy: String,
     ok_cache: Mutex<HashSet<[u8; 32]>>,
+    hashing: Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+    failures: Mutex<HashMap<std::net::IpAddr, (std::time::Instant, u32)>>,
 }
 
 impl std::fmt::Debug for BasicAuth {
@@ -319,43 +376,94 @@ impl BasicAuth {
         let cost = users.values().next().and_then(|h| h.parse::<bcrypt::HashParts>().ok()).map_or(10, |p| p.get_cost());
         let random: [u8; 16] = rand::random();
         let decoy = bcrypt::hash(random, cost).unwrap_or_default();
-        BasicAuth { users, decoy, ok_cache: Mutex::new(HashSet::new()) }
+        BasicAuth {
+            users,
+            decoy,
+            ok_cache: Mutex::new(HashSet::new()),
+            hashing: Arc::new(tokio::sync::Semaphore::new(BCRYPT_PARALLEL)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
-    /// Checks an `Authorization` header value.
-    pub async fn check(self: &Arc<Self>, header: Option<&str>) -> bool {
-        let Some((user, pass)) = header.and_then(parse_basic) else { return false };
+    /// Checks an `Authorization` header value sent from `peer`.
+    pub async fn check(self: &Arc<Self>, header: Option<&str>, peer: std::net::IpAddr) -> AuthOutcome {
+        let Some((user, pass)) = header.and_then(parse_basic) else { return AuthOutcome::Refused };
         let hash = self.users.get(&user).cloned();
-        let key: [u8; 32] = {
-            let mut h = Sha256::new();
-            h.update(user.as_bytes());
-            h.update([0]);
-            h.update(pass.as_bytes());
-            h.update([0]);
-            h.update(hash.as_deref().unwrap_or("").as_bytes());
-            h.finalize().into()
-        };
+        let key = cache_key(&user, &pass, hash.as_deref());
         if hash.is_some() && self.ok_cache.lock().unwrap_or_else(|p| p.into_inner()).contains(&key) {
-            return true;
+            return AuthOutcome::Accepted;
         }
-        let this = self.clone();
+        let Some(permit) = self.bcrypt_slot(peer).await else { return AuthOutcome::Throttled };
         let known = hash.is_some();
+        let target = hash.unwrap_or_else(|| self.decoy.clone());
         let verified = tokio::task::spawn_blocking(move || {
-            let target = hash.unwrap_or_else(|| this.decoy.clone());
+            let _permit = permit;
             bcrypt::verify(pass.as_bytes(), &target).unwrap_or(false)
         })
         .await
         .unwrap_or(false);
-        let ok = known && verified;
-        if ok {
+        if known && verified {
             let mut cache = self.ok_cache.lock().unwrap_or_else(|p| p.into_inner());
             if cache.len() > 1000 {
                 cache.clear();
             }
             cache.insert(key);
+            AuthOutcome::Accepted
+        } else {
+            self.note_failure(peer);
+            AuthOutcome::Refused
         }
-        ok
     }
+
+    /// A bcrypt slot: waited for (in a bounded queue) by addresses within their failure budget,
+    /// taken only if free at once by the others.
+    async fn bcrypt_slot(&self, peer: std::net::IpAddr) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        use std::sync::atomic::Ordering;
+        if let Ok(p) = self.hashing.clone().try_acquire_owned() {
+            return Some(p);
+        }
+        if self.over_budget(peer) {
+            return None;
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= BCRYPT_QUEUE {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        let permit = self.hashing.clone().acquire_owned().await.ok();
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        permit
+    }
+
+    fn over_budget(&self, peer: std::net::IpAddr) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.get(&peer).is_some_and(|(since, n)| since.elapsed() < FAILURE_WINDOW && *n >= FAILURE_BUDGET)
+    }
+
+    fn note_failure(&self, peer: std::net::IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= FAILURE_TABLE_MAX && !failures.contains_key(&peer) {
+            failures.retain(|_, (since, _)| since.elapsed() < FAILURE_WINDOW);
+            if failures.len() >= FAILURE_TABLE_MAX {
+                failures.clear();
+            }
+        }
+        let entry = failures.entry(peer).or_insert((std::time::Instant::now(), 0));
+        if entry.0.elapsed() >= FAILURE_WINDOW {
+            *entry = (std::time::Instant::now(), 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
+fn cache_key(user: &str, pass: &str, hash: Option<&str>) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(user.as_bytes());
+    h.update([0]);
+    h.update(pass.as_bytes());
+    h.update([0]);
+    h.update(hash.unwrap_or("").as_bytes());
+    h.finalize().into()
 }
 
 fn parse_basic(header: &str) -> Option<(String, String)> {
@@ -372,5 +480,15 @@ pub fn unauthorized() -> Response<Full<Bytes>> {
     let mut r = super::handlers::text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
     r.headers_mut()
         .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Basic realm=\"integration_exporter\""));
+    r
+}
+
+/// The 429 sent when a credential check is not even attempted (see [`BasicAuth`]).
+pub fn throttled() -> Response<Full<Bytes>> {
+    let mut r = super::handlers::text(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many failed logins from this address, or too many logins at once; retry later\n",
+    );
+    r.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("10"));
     r
 }
