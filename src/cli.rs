@@ -49,6 +49,10 @@ pub struct Cli {
     /// Concurrent HTTP requests served; 503 beyond.
     #[arg(long = "web.max-requests", global = true, default_value_t = 40)]
     pub max_requests: usize,
+    /// Path prefix of every endpoint and link (Prometheus's flag); default: the path of
+    /// --web.external-url, else `/`.
+    #[arg(long = "web.route-prefix", global = true)]
+    pub route_prefix: Option<String>,
     /// Serve only the integrations whose names hash to slice I of N (`I/N`, I from 0).
     #[arg(long = "shard", global = true, env = "INTEGRATION_EXPORTER_SHARD")]
     pub shard: Option<String>,
@@ -114,19 +118,23 @@ async fn run(cli: Cli) -> ExitCode {
     if cli.config_check {
         return config_check(&cli);
     }
-    let shard = match cli.shard.as_deref().map(Shard::parse).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
+    // Every flag error at once, as --config.check reports them.
+    let flags = match Flags::check(&cli) {
+        Ok(f) => f,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
             return ExitCode::from(if matches!(cli.command, Some(Command::Check { .. })) { 3 } else { 1 });
         }
     };
+    let shard = flags.shard;
     match &cli.command {
         Some(Command::Check { names, output }) => check(&cli, shard, names, *output).await,
         Some(Command::Demo) => match crate::demo::start().await {
             Ok(demo) => {
                 let source = ConfigSource::Text { text: demo.config_text.clone(), name: "<demo config>".into() };
-                let code = serve(&cli, source, shard).await;
+                let code = serve(&cli, flags, source).await;
                 drop(demo);
                 code
             }
@@ -135,12 +143,92 @@ async fn run(cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        None => serve(&cli, ConfigSource::File(cli.config_file.clone()), shard).await,
+        None => serve(&cli, flags, ConfigSource::File(cli.config_file.clone())).await,
     }
 }
 
+/// The flags start-up validates before it reads the config, parsed.
+#[derive(Debug)]
+pub struct Flags {
+    /// `--shard`.
+    pub shard: Option<Shard>,
+    /// `--web.listen-address`, each resolved.
+    pub listen: Vec<(String, Vec<SocketAddr>)>,
+    /// `--web.config.file`, loaded.
+    pub web: Option<server::web_config::WebConfig>,
+    /// `--web.route-prefix` (or the path of `--web.external-url`), normalised: empty for `/`,
+    /// else `/a/b` without a trailing slash.
+    pub route_prefix: String,
+}
+
+impl Flags {
+    /// Checks every flag start-up checks; all errors, each naming its flag.
+    pub fn check(cli: &Cli) -> Result<Flags, Vec<String>> {
+        let mut errors = Vec::new();
+        let shard = cli.shard.as_deref().map(Shard::parse).transpose().unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        let mut listen = Vec::new();
+        for addr in &cli.listen_address {
+            match parse_listen_address(addr) {
+                Ok(a) => listen.push((addr.clone(), a)),
+                Err(e) => errors.push(e),
+            }
+        }
+        let web =
+            cli.web_config_file.as_deref().map(server::web_config::WebConfig::load).transpose().unwrap_or_else(|e| {
+                errors.push(e.to_string());
+                None
+            });
+        if !cli.telemetry_path.starts_with('/') {
+            errors.push(format!("--web.telemetry-path {:?}: must start with '/'", cli.telemetry_path));
+        }
+        let route_prefix = route_prefix(cli).unwrap_or_else(|e| {
+            errors.push(e);
+            String::new()
+        });
+        if errors.is_empty() {
+            Ok(Flags { shard, listen, web, route_prefix })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The route prefix: `--web.route-prefix`, else the path of `--web.external-url`, normalised
+/// as Prometheus does (leading slash added, trailing slash dropped; `/` is no prefix).
+pub fn route_prefix(cli: &Cli) -> Result<String, String> {
+    let Some(given) = cli.route_prefix.as_deref() else { return Ok(String::new()) };
+    normalise_prefix(given).map_err(|why| format!("--web.route-prefix {given:?}: {why}"))
+}
+
+/// `ie`, `/ie/` → `/ie`; `/` and the empty string → no prefix.
+pub fn normalise_prefix(given: &str) -> Result<String, String> {
+    let trimmed = given.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = trimmed.split('/').all(|seg| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    });
+    if !ok {
+        return Err("use path segments of letters, digits, '-', '.', '_' and '~', e.g. /integration-exporter".into());
+    }
+    Ok(format!("/{trimmed}"))
+}
+
 fn config_check(cli: &Cli) -> ExitCode {
+    // Flags first, then the config: every error of both in one run.
+    let flag_errors = Flags::check(cli).err().unwrap_or_default();
+    for e in &flag_errors {
+        eprintln!("{e}");
+    }
     match Config::load(&cli.config_file) {
+        Ok(_) if !flag_errors.is_empty() => ExitCode::from(1),
         Ok(c) => {
             let notes: usize = c.integrations.iter().map(|i| i.notes.len()).sum();
             println!(
@@ -215,8 +303,8 @@ async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: Output
     })
 }
 
-async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCode {
-    let app = match App::new(source, shard, cli.history_limit) {
+async fn serve(cli: &Cli, flags: Flags, source: ConfigSource) -> ExitCode {
+    let app = match App::new(source, flags.shard, cli.history_limit) {
         Ok(a) => a,
         Err(ConfigError::Invalid(diags)) => {
             for d in diags {
@@ -231,14 +319,7 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
         }
     };
     let mut listeners = Vec::new();
-    for addr in &cli.listen_address {
-        let addrs = match parse_listen_address(addr) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(1);
-            }
-        };
+    for (addr, addrs) in &flags.listen {
         for a in addrs {
             match tokio::net::TcpListener::bind(a).await {
                 Ok(l) => listeners.push(l),
@@ -249,18 +330,12 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
             }
         }
     }
-    let web = match cli.web_config_file.as_deref().map(server::web_config::WebConfig::load).transpose() {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(1);
-        }
-    };
     let options = ServerOptions {
         telemetry_path: cli.telemetry_path.clone(),
         max_requests: cli.max_requests,
         config_endpoint: !cli.disable_config_endpoint,
-        web,
+        web: flags.web,
+        route_prefix: flags.route_prefix,
     };
     let state = ServerState::new(app.clone(), options);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

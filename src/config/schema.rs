@@ -693,7 +693,8 @@ mod tests {
     #[test]
     fn blanking_keeps_lines_and_columns() {
         let text = "a: 1\nb: 2\n";
-        assert_eq!(blank_out(text, &[0..4], &[]), "    \nb: 2\n");
+        let first_line = vec![Range { start: 0, end: 4 }];
+        assert_eq!(blank_out(text, &first_line, &[]), "    \nb: 2\n");
         assert_eq!(blank_out(text, &[0..4, 5..9], &[(0, "{}")]), "{}  \n    \n");
     }
 }

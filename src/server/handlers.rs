@@ -30,9 +30,16 @@ pub fn query(req: &Request<Incoming>) -> HashMap<String, String> {
     req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
-/// Routes one request.
+/// Routes one request. Every endpoint lives under `--web.route-prefix`; with a prefix, `/`
+/// redirects to it (as Prometheus does) and anything else outside it is not found.
 pub async fn route(state: &ServerState, req: Request<Incoming>) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_string();
+    let prefix = state.options.route_prefix.as_str();
+    let Some(path) = under_prefix(prefix, req.uri().path()) else {
+        if req.uri().path() == "/" {
+            return super::status_page::redirect(StatusCode::FOUND, &format!("{prefix}/"));
+        }
+        return text(StatusCode::NOT_FOUND, format!("not found: everything is under {prefix}/\n"));
+    };
     let method = req.method().clone();
     if path == state.options.telemetry_path {
         return only_get(&method).unwrap_or_else(|| metrics_endpoint(state, &req));
@@ -47,14 +54,30 @@ pub async fn route(state: &ServerState, req: Request<Incoming>) -> Response<Full
         (Method::GET, "/-/ready") => text(StatusCode::OK, "Ready\n"),
         (Method::POST | Method::PUT, "/-/reload") => reload_endpoint(state, req).await,
         (Method::GET, "/") => landing(state, &req),
+        (Method::GET, p) if p.starts_with("/integrations/") => {
+            super::status_page::integration_page(state, p, &query(&req))
+        }
         (_, p) if p == super::api::PREFIX || p.starts_with("/api/v1/integrations/") => {
-            super::api::handle(state, req).await
+            super::api::handle(state, &path, req).await
         }
         (_, "/probe" | "/config" | "/-/healthy" | "/-/ready" | "/") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         }
         (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "use POST /-/reload\n"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// The path below `prefix` (empty: every path), or `None` outside it. `/ie` and `/ie/` are
+/// both the prefix's root.
+pub fn under_prefix(prefix: &str, path: &str) -> Option<String> {
+    if prefix.is_empty() {
+        return Some(path.to_string());
+    }
+    match path.strip_prefix(prefix) {
+        Some("") => Some("/".to_string()),
+        Some(rest) if rest.starts_with('/') => Some(rest.to_string()),
+        _ => None,
     }
 }
 
@@ -141,5 +164,8 @@ async fn reload_endpoint(state: &ServerState, req: Request<Incoming>) -> Respons
 }
 
 fn landing(state: &ServerState, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    super::status_page::render(state, &query(req))
+    // Filters may repeat (`?status=error&status=warning`): the page gets every pair too.
+    let pairs: Vec<(String, String)> =
+        req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    super::status_page::render(state, &query(req), &pairs)
 }

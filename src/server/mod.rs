@@ -46,11 +46,20 @@ pub struct ServerOptions {
     pub config_endpoint: bool,
     /// `--web.config.file`: TLS, basic auth, extra headers.
     pub web: Option<web_config::WebConfig>,
+    /// `--web.route-prefix`: every endpoint and link lives under it; empty for `/`, else
+    /// `/a/b` without a trailing slash.
+    pub route_prefix: String,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { telemetry_path: "/metrics".into(), max_requests: 40, config_endpoint: true, web: None }
+        ServerOptions {
+            telemetry_path: "/metrics".into(),
+            max_requests: 40,
+            config_endpoint: true,
+            web: None,
+            route_prefix: String::new(),
+        }
     }
 }
 
