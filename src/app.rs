@@ -4,6 +4,7 @@
 use crate::config::{Config, ConfigError, IntegrationConfig};
 use crate::metrics::{ExporterStats, Snapshot};
 use crate::probe::{Engine, Failure, ProbeParts, ProbeResult};
+use crate::reason::Status;
 use crate::store::{unix_seconds, Store};
 use arc_swap::ArcSwap;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -121,6 +122,8 @@ pub struct App {
     config_tx: watch::Sender<Arc<Config>>,
     started: SystemTime,
     reload_lock: tokio::sync::Mutex<()>,
+    /// `--web.external-url`, set once at start-up.
+    external_url: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for App {
@@ -151,6 +154,7 @@ impl App {
             config_tx,
             started: now,
             reload_lock: tokio::sync::Mutex::new(()),
+            external_url: std::sync::OnceLock::new(),
         }))
     }
 
@@ -159,6 +163,17 @@ impl App {
             config.integrations.retain(|i| s.owns(&i.name));
         }
         config
+    }
+
+    /// Sets the URL the exporter is reachable under (`--web.external-url`); exported for links
+    /// in alert notifications. Only the first call counts.
+    pub fn set_external_url(&self, url: &str) {
+        let _ = self.external_url.set(url.trim_end_matches('/').to_string());
+    }
+
+    /// The URL set by [`App::set_external_url`], without a trailing slash.
+    pub fn external_url(&self) -> Option<&str> {
+        self.external_url.get().map(String::as_str)
     }
 
     /// The current config.
@@ -270,7 +285,9 @@ impl App {
                 }
             };
             let result = Arc::new(result);
-            self.store.record(&name, result.clone());
+            if let Some(from) = self.store.record(&name, result.clone()) {
+                log_status_change(&name, from, &result);
+            }
             self.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
             result
         }
@@ -304,6 +321,7 @@ impl App {
             reload_success_time: unix_seconds(at),
             ondemand: [0, 1, 2].map(|i| self.ondemand[i].load(Ordering::Relaxed)),
             process: crate::process_metrics::read(unix_seconds(self.started)),
+            external_url: self.external_url.get().cloned(),
         }
     }
 
@@ -311,6 +329,19 @@ impl App {
     pub fn snapshot(&self) -> Snapshot {
         Snapshot { integrations: self.store.snapshot(), exporter: Some(self.exporter_stats()) }
     }
+}
+
+/// One `info` line per status change, none while the status stays the same: the log then reads
+/// as the integration's story (when it broke, why, when it recovered) without a line per probe.
+fn log_status_change(name: &str, from: Status, result: &ProbeResult) {
+    tracing::info!(
+        integration = %name,
+        from = %from,
+        to = %result.status,
+        reason = %result.reason,
+        class = result.reason.class().map_or("", |c| c.as_str()),
+        "integration status changed"
+    );
 }
 
 fn log_notes(config: &Config) {

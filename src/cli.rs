@@ -53,6 +53,13 @@ pub struct Cli {
     /// --web.external-url, else `/`.
     #[arg(long = "web.route-prefix", global = true)]
     pub route_prefix: Option<String>,
+    /// The URL under which the exporter is reachable from outside (e.g. behind a reverse
+    /// proxy), as in Prometheus: exported as `integration_exporter_external_url_info` so that
+    /// alert notifications link to the integration's page.
+    // Validated by `parse_external_url` in `run`, not by clap, whose error would quote the
+    // value (and a password in it).
+    #[arg(long = "web.external-url", global = true)]
+    pub web_external_url: Option<String>,
     /// Serve only the integrations whose names hash to slice I of N (`I/N`, I from 0).
     #[arg(long = "shard", global = true, env = "INTEGRATION_EXPORTER_SHARD")]
     pub shard: Option<String>,
@@ -100,6 +107,26 @@ pub fn parse_listen_address(s: &str) -> Result<Vec<SocketAddr>, String> {
     }
 }
 
+/// Parses `--web.external-url`: an absolute `http` or `https` URL without credentials, query or
+/// fragment (it ends up in alert notifications), returned without a trailing slash.
+pub fn parse_external_url(s: &str) -> Result<String, String> {
+    let url = url::Url::parse(s).map_err(|e| format!("{e}; write it as https://HOST[:PORT][/PATH]"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("scheme {:?} is not http or https", url.scheme()));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Not echoed: the user part may hold a password.
+        return Err("the URL must not carry a user name or password".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the URL must not have a query or fragment".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -114,7 +141,12 @@ pub fn main() -> ExitCode {
     runtime.block_on(run(cli))
 }
 
-async fn run(cli: Cli) -> ExitCode {
+async fn run(mut cli: Cli) -> ExitCode {
+    if let Some(url) = cli.web_external_url.take() {
+        // An invalid URL stays as given: `Flags::check` reports it with every other flag error
+        // (and --config.check with the config's errors).
+        cli.web_external_url = Some(parse_external_url(&url).unwrap_or(url));
+    }
     if cli.config_check {
         return config_check(&cli);
     }
@@ -184,6 +216,11 @@ impl Flags {
         if !cli.telemetry_path.starts_with('/') {
             errors.push(format!("--web.telemetry-path {:?}: must start with '/'", cli.telemetry_path));
         }
+        if let Some(url) = &cli.web_external_url {
+            if let Err(e) = parse_external_url(url) {
+                errors.push(format!("--web.external-url: {e}"));
+            }
+        }
         let route_prefix = route_prefix(cli).unwrap_or_else(|e| {
             errors.push(e);
             String::new()
@@ -199,8 +236,16 @@ impl Flags {
 /// The route prefix: `--web.route-prefix`, else the path of `--web.external-url`, normalised
 /// as Prometheus does (leading slash added, trailing slash dropped; `/` is no prefix).
 pub fn route_prefix(cli: &Cli) -> Result<String, String> {
-    let Some(given) = cli.route_prefix.as_deref() else { return Ok(String::new()) };
-    normalise_prefix(given).map_err(|why| format!("--web.route-prefix {given:?}: {why}"))
+    if let Some(given) = cli.route_prefix.as_deref() {
+        return normalise_prefix(given).map_err(|why| format!("--web.route-prefix {given:?}: {why}"));
+    }
+    // An invalid external URL is reported by its own check.
+    let Some(external) = cli.web_external_url.as_deref().and_then(|u| url::Url::parse(u).ok()) else {
+        return Ok(String::new());
+    };
+    normalise_prefix(external.path()).map_err(|why| {
+        format!("--web.route-prefix (from the path of --web.external-url) {:?}: {why}; set --web.route-prefix", external.path())
+    })
 }
 
 /// `ie`, `/ie/` → `/ie`; `/` and the empty string → no prefix.
@@ -337,6 +382,9 @@ async fn serve(cli: &Cli, flags: Flags, source: ConfigSource) -> ExitCode {
         web: flags.web,
         route_prefix: flags.route_prefix,
     };
+    if let Some(url) = &cli.web_external_url {
+        app.set_external_url(url);
+    }
     let state = ServerState::new(app.clone(), options);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {

@@ -58,6 +58,8 @@ pub struct ExporterStats {
     pub ondemand: [u64; 3],
     /// `process_*` figures.
     pub process: ProcessStats,
+    /// `--web.external-url`, without a trailing slash, when given.
+    pub external_url: Option<String>,
 }
 
 /// Everything one scrape shows.
@@ -267,6 +269,19 @@ fn integration_families(out: &mut String, st: &[Arc<IntegrationState>], format: 
     );
     gauge_family(
         out,
+        "integration_failure_class",
+        "1 for the class (credential or availability) of the current warning or error reason.",
+        st,
+        hd,
+        |s, sink| {
+            if let Some(class) = s.last.as_ref().filter(|r| r.status != Status::Healthy).and_then(|r| r.reason.class())
+            {
+                sink([Some(("class", class.as_str())), None], 1.0);
+            }
+        },
+    );
+    gauge_family(
+        out,
         "integration_auth_success",
         "1 if the credential authenticated in the last probe, 0 if it was refused.",
         st,
@@ -358,6 +373,14 @@ fn integration_families(out: &mut String, st: &[Arc<IntegrationState>], format: 
     );
     gauge_family(
         out,
+        "integration_consecutive_failed_probes",
+        "Probes in a row that ended in error, whatever their reasons; 0 after any other result.",
+        st,
+        hd,
+        |s, sink| one(sink, s.last.as_ref().map(|_| f64::from(s.consecutive_failures))),
+    );
+    gauge_family(
+        out,
         "integration_probe_interval_seconds",
         "The configured background probe interval.",
         st,
@@ -398,6 +421,15 @@ impl ExporterCollector {
             vec![("version", crate::VERSION), ("revision", crate::REVISION), ("branch", crate::BRANCH)],
             1.0,
         )?;
+        if let Some(url) = &e.external_url {
+            gauge(
+                enc,
+                "integration_exporter_external_url_info",
+                "The URL the exporter is reachable under (--web.external-url), for links in alerts; always 1.",
+                vec![("external_url", url.as_str())],
+                1.0,
+            )?;
+        }
         gauge(
             enc,
             "integration_exporter_config_last_reload_successful",
@@ -503,6 +535,7 @@ mod tests {
                     status_changed_at: now,
                     last_success: None,
                     probes: Default::default(),
+                    consecutive_failures: 0,
                     history: Default::default(),
                 })
             })

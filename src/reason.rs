@@ -165,14 +165,118 @@ impl Reason {
         }
     }
 
+    /// Which class of problem this reason is; `None` for `ok`.
+    pub fn class(self) -> Option<ReasonClass> {
+        match self {
+            Reason::Ok => None,
+            Reason::TokenExpired
+            | Reason::CredentialRevoked
+            | Reason::Unauthorized
+            | Reason::CredentialMissing
+            | Reason::ScopeMissing
+            | Reason::Forbidden
+            | Reason::AccountSuspended
+            | Reason::ExpiringSoon
+            | Reason::OptionalScopeMissing => Some(ReasonClass::Credential),
+            Reason::Timeout
+            | Reason::NetworkError
+            | Reason::TlsError
+            | Reason::ProviderUnavailable
+            | Reason::UnexpectedResponse
+            | Reason::RateLimited
+            | Reason::RateLimitLow
+            | Reason::Slow => Some(ReasonClass::Availability),
+        }
+    }
+
     /// Whether a probe that ended with this reason may be retried inside the same probe.
     pub fn is_transient(self) -> bool {
         matches!(self, Reason::NetworkError | Reason::Timeout | Reason::ProviderUnavailable)
     }
 }
 
+/// The two kinds of problem a reason can be, exported as `integration_failure_class{class}` so
+/// that alert rules and Alertmanager routes can tell them apart without listing reasons.
+///
+/// A credential problem is a deterministic verdict of one probe that the credential's owner can
+/// fix (re-authorise, rotate, re-grant), so it pages at once. An availability problem is the
+/// provider's or the network's, may clear by itself, and is only alerted on after several
+/// consecutive failed probes (alerts/integration-health.rules.yml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonClass {
+    /// The credential or its permissions: expired, revoked, unauthorized, missing, scope
+    /// missing, forbidden, account suspended (errors); expiring soon, optional scope missing
+    /// (warnings).
+    Credential,
+    /// The provider or the path to it: timeout, network, TLS, 5xx, unexpected answers (errors);
+    /// rate limited, quota low, slow (warnings).
+    Availability,
+}
+
+impl ReasonClass {
+    /// Both classes, in the order their series are written.
+    pub const ALL: [ReasonClass; 2] = [ReasonClass::Credential, ReasonClass::Availability];
+
+    /// The label value used in metrics, JSON and alerts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonClass::Credential => "credential",
+            ReasonClass::Availability => "availability",
+        }
+    }
+}
+
+impl fmt::Display for ReasonClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_but_ok_has_the_class_the_alert_rules_assume() {
+        let credential = [
+            "token_expired",
+            "credential_revoked",
+            "unauthorized",
+            "credential_missing",
+            "scope_missing",
+            "forbidden",
+            "account_suspended",
+            "expiring_soon",
+            "optional_scope_missing",
+        ];
+        let availability = [
+            "timeout",
+            "network_error",
+            "tls_error",
+            "provider_unavailable",
+            "unexpected_response",
+            "rate_limited",
+            "rate_limit_low",
+            "slow",
+        ];
+        for r in Reason::ALL {
+            let want = if r == Reason::Ok {
+                None
+            } else if credential.contains(&r.as_str()) {
+                Some(ReasonClass::Credential)
+            } else {
+                assert!(availability.contains(&r.as_str()), "{r} is in neither list");
+                Some(ReasonClass::Availability)
+            };
+            assert_eq!(r.class(), want, "{r}");
+        }
+        assert_eq!(credential.len() + availability.len() + 1, Reason::ALL.len());
     }
 }

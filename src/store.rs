@@ -186,6 +186,9 @@ pub struct IntegrationState {
     pub last_success: Option<SystemTime>,
     /// Probe counts.
     pub probes: ProbeCounts,
+    /// Probes in a row that ended in `error`, whatever their reasons; 0 after any probe that
+    /// did not. Alert rules count failed probes with it instead of guessing from wall time.
+    pub consecutive_failures: u32,
     /// Recent results, newest first.
     pub history: History,
 }
@@ -198,6 +201,7 @@ impl IntegrationState {
             status_changed_at: now,
             last_success: None,
             probes: ProbeCounts::default(),
+            consecutive_failures: 0,
             history: History::default(),
         }
     }
@@ -255,17 +259,24 @@ impl Store {
     }
 
     /// Records a probe result for `name` (ignored if the integration was removed meanwhile).
+    /// Returns the status it had before when this result changed it (`unknown` before the
+    /// first probe), `None` when the status stayed the same.
     ///
     /// The state is updated in place when no reader holds it, and copied (copy-on-write)
     /// only when one does, e.g. a scrape in progress: a probe costs no copy of the history.
-    pub fn record(&self, name: &str, result: Arc<ProbeResult>) {
+    pub fn record(&self, name: &str, result: Arc<ProbeResult>) -> Option<Status> {
         let mut states = self.states.write().unwrap_or_else(|p| p.into_inner());
-        let Some(slot) = states.get_mut(name) else { return };
+        let slot = states.get_mut(name)?;
         let s = Arc::make_mut(slot);
-        let changed = s.status() != result.status;
+        let before = s.status();
+        let changed = before != result.status;
         if changed {
             s.status_changed_at = result.finished_at;
         }
+        s.consecutive_failures = match result.status {
+            Status::Error => s.consecutive_failures.saturating_add(1),
+            _ => 0,
+        };
         match result.status {
             Status::Healthy => s.probes.healthy += 1,
             Status::Warning => s.probes.warning += 1,
@@ -278,6 +289,7 @@ impl Store {
             s.history.push(&result, changed, self.history_limit);
         }
         s.last = Some(result);
+        changed.then_some(before)
     }
 
     /// A consistent snapshot of every integration, ordered by name.
@@ -390,6 +402,41 @@ mod tests {
         assert_eq!(json[0]["reason"], "token_expired");
         assert_eq!(json[0]["status"], "error");
         assert_eq!(json[0]["detail"], "token expired");
+    }
+
+    fn result_with(reason: Reason) -> Arc<ProbeResult> {
+        Arc::new(ProbeResult::from_failure(Failure::new(reason, reason.describe()), SystemTime::now()))
+    }
+
+    #[test]
+    fn consecutive_failures_count_errors_whatever_their_reason_and_reset_on_anything_else() {
+        let s = store(10);
+        let mut seen = Vec::new();
+        for reason in [
+            Reason::Timeout,
+            Reason::ProviderUnavailable,
+            Reason::Timeout,
+            Reason::Slow,
+            Reason::TokenExpired,
+            Reason::Ok,
+            Reason::NetworkError,
+        ] {
+            s.record("a", result_with(reason));
+            seen.push(s.get("a").unwrap().consecutive_failures);
+        }
+        assert_eq!(seen, [1, 2, 3, 0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn record_reports_the_previous_status_only_when_it_changed() {
+        let s = store(10);
+        let changes: Vec<Option<Status>> =
+            [Reason::Ok, Reason::Ok, Reason::Timeout, Reason::TokenExpired, Reason::Slow]
+                .into_iter()
+                .map(|r| s.record("a", result_with(r)))
+                .collect();
+        assert_eq!(changes, [Some(Status::Unknown), None, Some(Status::Healthy), None, Some(Status::Error)]);
+        assert_eq!(s.record("gone", result_with(Reason::Ok)), None);
     }
 
     #[test]

@@ -170,6 +170,7 @@ pub fn states(config: &Config, now: SystemTime) -> Vec<Arc<IntegrationState>> {
                 status_changed_at: now - Duration::from_secs(3600),
                 last_success: Some(now),
                 probes: ProbeCounts { healthy: 40 + i as u64 % 7, warning: i as u64 % 3, error: i as u64 % 2 },
+                consecutive_failures: (i % 2) as u32,
                 history: Default::default(),
                 last: Some(last),
             })
