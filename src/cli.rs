@@ -244,7 +244,10 @@ pub fn route_prefix(cli: &Cli) -> Result<String, String> {
         return Ok(String::new());
     };
     normalise_prefix(external.path()).map_err(|why| {
-        format!("--web.route-prefix (from the path of --web.external-url) {:?}: {why}; set --web.route-prefix", external.path())
+        format!(
+            "--web.route-prefix (from the path of --web.external-url) {:?}: {why}; set --web.route-prefix",
+            external.path()
+        )
     })
 }
 

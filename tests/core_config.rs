@@ -666,3 +666,47 @@ fn a_wrong_type_names_the_field_and_the_type_never_the_value() {
     assert!(d[0].message.contains("global.retries: expected a whole number, found a number"), "{}", d[0]);
     assert!(!d[0].to_string().contains("31337424242"), "{}", d[0]);
 }
+
+#[test]
+fn config_check_validates_every_flag_start_up_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(&dir, "good.yml", OK_INTEGRATION);
+    let web = write(&dir, "web.yml", "tls_server_config:\n  cert_file: /nonexistent/cert.pem\n");
+    let good = good.to_str().unwrap();
+    let flags = [
+        "--shard",
+        "3/3",
+        "--web.listen-address",
+        ":99999",
+        "--web.config.file",
+        web.to_str().unwrap(),
+        "--web.route-prefix",
+        "/a/../b",
+    ];
+    let (code, out, err) = run(&[&["--config.check", "--config.file", good][..], &flags[..]].concat());
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!out.contains("OK"), "{out}");
+    for needle in [
+        "--shard (INTEGRATION_EXPORTER_SHARD) \"3/3\"",
+        "--web.listen-address \":99999\"",
+        "web.yml",
+        "--web.route-prefix",
+    ] {
+        assert!(err.contains(needle), "{needle} not reported:\n{err}");
+    }
+    // Start-up refuses the same flags, all reported at once, and does not start.
+    let (code, _, err_start) = run(&[&["--config.file", good][..], &flags[..]].concat());
+    assert_eq!(code, 1);
+    assert_eq!(
+        err_start.lines().filter(|l| l.starts_with("--") || l.contains("web.yml")).count(),
+        err.lines().filter(|l| l.starts_with("--") || l.contains("web.yml")).count(),
+        "{err_start}\n---\n{err}"
+    );
+    // With valid flags the summary is printed; the config's errors come with the flags' errors.
+    let (code, out, _) = run(&["--config.check", "--config.file", good, "--shard", "2/3"]);
+    assert_eq!((code, out.contains("OK")), (0, true), "{out}");
+    let bad = write(&dir, "bad.yml", "global:\n  interval: 0s\n");
+    let (code, _, err) = run(&["--config.check", "--config.file", bad.to_str().unwrap(), "--shard", "3/3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--shard") && err.contains("bad.yml:2:13"), "{err}");
+}
