@@ -243,7 +243,7 @@ impl Page<'_> {
                 } @else if self.states.is_empty() {
                     p.empty { "No integration matches this filter. " a href=(format!("{prefix}/")) { "Show all" } }
                 } @else {
-                    div.tablewrap {
+                    div.tablewrap.list {
                         table.integrations {
                             thead {
                                 tr {
