@@ -334,14 +334,13 @@ impl App {
 /// One `info` line per status change, none while the status stays the same: the log then reads
 /// as the integration's story (when it broke, why, when it recovered) without a line per probe.
 fn log_status_change(name: &str, from: Status, result: &ProbeResult) {
-    tracing::info!(
-        integration = %name,
-        from = %from,
-        to = %result.status,
-        reason = %result.reason,
-        class = result.reason.class().map_or("", |c| c.as_str()),
-        "integration status changed"
-    );
+    let (to, reason) = (result.status, result.reason);
+    match reason.class() {
+        Some(class) => {
+            tracing::info!(integration = %name, %from, %to, %reason, %class, "integration status changed")
+        }
+        None => tracing::info!(integration = %name, %from, %to, %reason, "integration status changed"),
+    }
 }
 
 fn log_notes(config: &Config) {

@@ -710,3 +710,18 @@ fn config_check_validates_every_flag_start_up_validates() {
     assert_eq!(code, 1);
     assert!(err.contains("--shard") && err.contains("bad.yml:2:13"), "{err}");
 }
+
+#[test]
+fn keys_of_one_auth_type_are_refused_under_another_and_checked_by_type() {
+    let yaml =
+        OK_INTEGRATION.replace("{type: bearer, token: x}", "{type: bearer, token: x, refresh_token_rotates: false}");
+    assert_one(&yaml, 5, 36, &["auth (type bearer): unknown key \"refresh_token_rotates\"", "type, token, token_file"]);
+    let yaml = OK_INTEGRATION.replace(
+        "{type: bearer, token: x}",
+        "{type: oauth2_refresh_token, token_url: http://127.0.0.1:1/t, client_id: c, refresh_token: r, refresh_token_rotates: maybe}",
+    );
+    let d = diags(&yaml);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].message.contains("auth.refresh_token_rotates: expected true or false, found text"), "{}", d[0]);
+    assert_eq!(d[0].line, 5);
+}

@@ -221,6 +221,34 @@ fn runbook_has_a_section_for_every_alert_and_reason() {
     }
 }
 
+#[test]
+fn runbook_and_rules_sort_error_reasons_into_the_classes_the_exporter_exports() {
+    use integration_exporter::reason::{Reason, Status};
+    let runbook = read(RUNBOOK);
+    let rules = read(RULES);
+    for reason in Reason::ALL.into_iter().filter(|r| r.status() == Status::Error) {
+        let class = reason.class().expect("every error reason has a class").as_str();
+        let row = runbook
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{class}` |")))
+            .unwrap_or_else(|| panic!("runbook has no row for class {class}"));
+        assert!(row.contains(&format!("[{reason}](#{reason})")), "runbook lists {reason} under {class}: {row}");
+        // The rule file's header lists each class's reasons too: the class's line and its
+        // more indented continuation lines.
+        let header: Vec<&str> = rules.lines().take_while(|l| l.starts_with('#')).map(|l| &l[1..]).collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let start = header
+            .iter()
+            .position(|l| l.trim_start().starts_with(&format!("{class} ")))
+            .unwrap_or_else(|| panic!("rule header does not list class {class}"));
+        let listed: String = std::iter::once(header[start])
+            .chain(header[start + 1..].iter().copied().take_while(|l| indent(l) > indent(header[start]) + 2))
+            .collect();
+        let names: Vec<&str> = listed.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+        assert!(names.contains(&reason.as_str()), "rule header lists {reason} under {class}: {listed}");
+    }
+}
+
 fn all_panels(panels: &Value) -> Vec<&Value> {
     let mut out = Vec::new();
     for p in panels.as_array().expect("panels array") {

@@ -47,7 +47,8 @@ fn auth_yaml(t: AuthType, url: &str) -> String {
             )
         }
         AuthType::OAuth2RefreshToken => {
-            format!("{{type: oauth2_refresh_token, token_url: {url}/token, client_id: cid, client_secret: csecret, refresh_token: rtok}}")
+            // The owner's statement that the token does not rotate (Salesforce needs it).
+            format!("{{type: oauth2_refresh_token, token_url: {url}/token, client_id: cid, client_secret: csecret, refresh_token: rtok, refresh_token_rotates: false}}")
         }
     }
 }

@@ -225,12 +225,13 @@ async fn stripe() {
             .get("/v1/balance", "balance")
             .requests(&both)
             .http(200),
-        case("restricted key lacks a permission", Err_, ScopeMissing)
+        // Neither is needed by a key restricted to its syncs' reads: a warning (issue 14).
+        case("restricted key reads neither account nor balance", Warning, OptionalScopeMissing)
             .get("/v1/account", "restricted_permission")
             .get("/v1/balance", "restricted_permission")
             .requests(&both)
-            .detail(&["rak_balance_read"]),
-        case("forbidden", Err_, Forbidden)
+            .detail(&["rak_balance_read", "resource:"]),
+        case("forbidden on both", Warning, OptionalScopeMissing)
             .get("/v1/account", "forbidden")
             .get("/v1/balance", "forbidden")
             .requests(&both),
@@ -409,73 +410,62 @@ const SALESFORCE_CC: Preset = Preset {
 
 #[tokio::test]
 async fn salesforce() {
-    let ui = "/services/oauth2/userinfo";
+    // The check is GET /limits (needs only `api`); userinfo is read for identity only where the
+    // granted scopes open it, so a bare token (scopes unknown) makes one request.
     let lim = "/services/data/v62.0/limits";
-    let both = ["GET /services/oauth2/userinfo", "GET /services/data/v62.0/limits"];
-    let first = ["GET /services/oauth2/userinfo"];
+    let first = ["GET /services/data/v62.0/limits"];
     for c in [
-        case("healthy", Healthy, Ok)
-            .get(ui, "userinfo")
-            .get(lim, "limits")
-            .requests(&both)
-            .rate(14998.0, 15000.0)
-            .identity("integration@example.com")
-            .http(200),
+        case("healthy", Healthy, Ok).get(lim, "limits").requests(&first).rate(14998.0, 15000.0).http(200),
         case("daily API requests low", Warning, RateLimitLow)
-            .get(ui, "userinfo")
             .get(lim, "limits_low")
-            .requests(&both)
+            .requests(&first)
             .rate(600.0, 15000.0),
         case("no permission for /limits: Sforce-Limit-Info counts", Healthy, Ok)
-            .get(ui, "userinfo")
             .get(lim, "limits_denied")
-            .requests(&both)
+            .requests(&first)
             .rate(14975.0, 15000.0),
-        case("INVALID_SESSION_ID", Err_, Unauthorized).get(ui, "invalid_session").requests(&first).http(401),
-        case("userinfo Bad_OAuth_Token", Err_, Unauthorized).get(ui, "bad_oauth_token").requests(&first),
-        case("token without the api scope", Err_, ScopeMissing)
-            .get(ui, "userinfo")
-            .get(lim, "no_api_scope")
-            .requests(&both),
+        case("INVALID_SESSION_ID", Err_, Unauthorized).get(lim, "invalid_session").requests(&first).http(401),
+        case("token without the api scope", Err_, ScopeMissing).get(lim, "no_api_scope").requests(&first),
         case("403 REQUEST_LIMIT_EXCEEDED", Warning, RateLimited)
-            .get(ui, "userinfo")
             .get(lim, "request_limit_exceeded")
-            .requests(&both)
+            .requests(&first)
             .rate(0.0, 15000.0),
-        case("API_DISABLED_FOR_ORG", Err_, AccountSuspended)
-            .get(ui, "userinfo")
-            .get(lim, "api_disabled")
-            .requests(&both),
-        case("5xx", Err_, ProviderUnavailable).get(ui, "server_error").requests(&first).http(503),
-        case("unexpected body", Err_, UnexpectedResponse).get(ui, "unexpected_body").requests(&first),
+        case("API_DISABLED_FOR_ORG", Err_, AccountSuspended).get(lim, "api_disabled").requests(&first),
+        case("5xx", Err_, ProviderUnavailable).get(lim, "server_error").requests(&first).http(503),
+        case("unexpected body", Err_, UnexpectedResponse).get(lim, "unexpected_body").requests(&first),
         case("errorCode matched case-insensitively", Err_, Unauthorized)
-            .get(ui, "invalid_session_lowercase")
+            .get(lim, "invalid_session_lowercase")
             .requests(&first)
             .detail(&["INVALID_SESSION_ID"]),
-        case("INSUFFICIENT_ACCESS", Err_, Forbidden).get(ui, "insufficient_access_userinfo").requests(&first),
         case("503 SERVER_UNAVAILABLE", Err_, ProviderUnavailable)
-            .get(ui, "server_unavailable_json")
+            .get(lim, "server_unavailable_json")
             .requests(&first)
             .detail(&["temporarily unavailable"]),
-        case("HTML maintenance page", Err_, ProviderUnavailable).get(ui, "maintenance_html").requests(&first).http(503),
-        case("userinfo Missing_OAuth_Token", Err_, Unauthorized).get(ui, "missing_oauth_token").requests(&first),
-        case("REQUEST_LIMIT_EXCEEDED on the first call", Warning, RateLimited)
-            .get(ui, "request_limit_userinfo")
+        case("HTML maintenance page", Err_, ProviderUnavailable)
+            .get(lim, "maintenance_html")
+            .requests(&first)
+            .http(503),
+        case("Bad_OAuth_Token", Err_, Unauthorized).get(lim, "bad_oauth_token").requests(&first),
+        case("Missing_OAuth_Token", Err_, Unauthorized).get(lim, "missing_oauth_token").requests(&first),
+        case("REQUEST_LIMIT_EXCEEDED without the header", Warning, RateLimited)
+            .get(lim, "request_limit_userinfo")
             .requests(&first)
             .rate(0.0, 15000.0),
-        case("integration user's password expired", Err_, TokenExpired).get(ui, "expired_password").requests(&first),
+        case("integration user's password expired", Err_, TokenExpired).get(lim, "expired_password").requests(&first),
     ] {
         run(&SALESFORCE, c).await;
     }
-    // With the client-credentials grant the token response's scope is the scope source.
+    // With the client-credentials grant the token response's scope is the scope source; `id`
+    // was granted, so userinfo gives the identity.
     let c = case("client credentials: scopes from the token response", Warning, OptionalScopeMissing)
         .post("/token", "token")
-        .get(ui, "userinfo")
+        .get("/services/oauth2/userinfo", "userinfo")
         .get(lim, "limits")
-        .requests(&["POST /token", "GET /services/oauth2/userinfo", "GET /services/data/v62.0/limits"])
+        .requests(&["POST /token", "GET /services/data/v62.0/limits", "GET /services/oauth2/userinfo"])
         .scopes_valid(true)
         .granted(&[("api", true), ("refresh_token", false)])
-        .rate(14998.0, 15000.0);
+        .rate(14998.0, 15000.0)
+        .identity("integration@example.com");
     run(&SALESFORCE_CC, c).await;
 }
 
@@ -964,7 +954,7 @@ const PIPEDRIVE: Preset = Preset {
 };
 
 const PIPEDRIVE_OAUTH: Preset = Preset {
-    auth: "{type: oauth2_refresh_token, token_url: '{SIM}/v1/token', client_id: pd-client, client_secret: pd-secret, refresh_token: pd-refresh}",
+    auth: "{type: oauth2_refresh_token, token_url: '{SIM}/v1/token', client_id: pd-client, client_secret: pd-secret, refresh_token: the-same-refresh-token}",
     scopes: "{required: ['deals:read'], optional: ['users:read']}",
     auth_header: ("authorization", "Bearer v1u:AQIBAHj-LzTNK2yuuuaLqifzhWb9crUNKTpk4FlQ9rjnXqp_6AE"),
     ..PIPEDRIVE
@@ -978,16 +968,12 @@ async fn pipedrive() {
         case("healthy", Healthy, Ok)
             .get(me, "healthy")
             .requests(&reqs)
-            .rate(79.0, 80.0)
+            // Burst-window headers: headroom unknown (issue 14).
             .identity("Example OÜ")
             .http(200),
         case("revoked or invalid", Err_, Unauthorized).get(me, "unauthorized").requests(&reqs).http(401),
         case("forbidden", Err_, Forbidden).get(me, "forbidden").requests(&reqs),
-        case("429 + x-ratelimit-reset seconds", Warning, RateLimited)
-            .get(me, "rate_limited")
-            .requests(&reqs)
-            .rate(0.0, 80.0)
-            .retry(1),
+        case("429 + x-ratelimit-reset seconds", Warning, RateLimited).get(me, "rate_limited").requests(&reqs).retry(1),
         case("5xx", Err_, ProviderUnavailable).get(me, "server_error").requests(&reqs).http(500),
         case("unexpected body", Err_, UnexpectedResponse).get(me, "unexpected_body").requests(&reqs),
         case("402 company account not open", Err_, AccountSuspended).get(me, "payment_required").requests(&reqs),
@@ -1001,7 +987,7 @@ async fn pipedrive() {
         case("success field absent", Healthy, Ok)
             .get(me, "me_without_success")
             .requests(&reqs)
-            .rate(79.0, 80.0)
+            // Burst-window headers: headroom unknown (issue 14).
             .identity("Example OÜ"),
         case("503 maintenance HTML", Err_, ProviderUnavailable).get(me, "maintenance_html").requests(&reqs).http(503),
     ] {
@@ -1011,8 +997,7 @@ async fn pipedrive() {
         .post("/v1/token", "token")
         .get(me, "healthy")
         .requests(&["POST /token", "GET /users/me"])
-        .scopes_valid(true)
-        .rate(79.0, 80.0);
+        .scopes_valid(true);
     let (_, reqs) = run(&PIPEDRIVE_OAUTH, c).await;
     assert_eq!(reqs[0].header("authorization"), Some("Basic cGQtY2xpZW50OnBkLXNlY3JldA=="), "client auth by Basic");
 }
@@ -1316,10 +1301,10 @@ fn refresh_grant_is_refused_where_refresh_tokens_rotate() {
         assert!(msg.contains(why), "{p}: {msg}");
         assert!(msg.contains(instead), "{p}: says what to configure instead ({instead}): {msg}");
     }
-    // Non-rotating refresh tokens are accepted.
-    for p in ["hubspot", "google", "microsoft", "salesforce", "pipedrive"] {
-        let base = if p == "salesforce" { "    base_url: https://x.my.salesforce.com\n" } else { "" };
-        assert!(Config::parse(&one(p, base, auth, ""), "t.yml").is_ok(), "{p}");
+    // Non-rotating refresh tokens are accepted (Salesforce's only when stated: see
+    // tests/providers_fidelity.rs).
+    for p in ["hubspot", "google", "microsoft", "pipedrive"] {
+        assert!(Config::parse(&one(p, "", auth, ""), "t.yml").is_ok(), "{p}");
     }
 }
 

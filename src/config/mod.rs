@@ -292,9 +292,23 @@ pub struct IntegrationConfig {
     pub check: Option<Box<HttpCheck>>,
     /// Notes shown on `/config` and logged at load (e.g. scopes that cannot be checked).
     pub notes: Vec<String>,
+    /// Provider-specific settings (each preset says which it uses).
+    pub options: ProviderOptions,
     /// Changes whenever anything about the integration changes, secrets included; a reload
     /// restarts the schedule of an integration whose fingerprint changed.
     pub fingerprint: u64,
+}
+
+/// Provider-specific settings of one integration; each preset refuses the ones it does not use
+/// (`Provider::validate`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderOptions {
+    /// `resource:` (Stripe): the read-only resource the integration's syncs use.
+    pub resource: Option<String>,
+    /// `site:` (Jira OAuth): the site URL or cloud id to check.
+    pub site: Option<String>,
+    /// `auth.refresh_token_rotates:` as stated by the owner; `None` when not stated.
+    pub refresh_token_rotates: Option<bool>,
 }
 
 /// A whole validated config.
@@ -647,6 +661,13 @@ impl Validator<'_> {
                 "TLS certificate verification is disabled for this integration (tls.insecure_skip_verify)".into(),
             );
         }
+        // The schema pass allows the key only with type oauth2_refresh_token.
+        let rotates = raw.auth.as_ref().and_then(|a| a.value.refresh_token_rotates);
+        let options = ProviderOptions {
+            resource: raw.resource.as_ref().map(|r| r.value.clone()),
+            site: raw.site.as_ref().map(|s| s.value.clone()),
+            refresh_token_rotates: rotates,
+        };
         let mut integration = IntegrationConfig {
             name,
             provider,
@@ -658,8 +679,24 @@ impl Validator<'_> {
             settings,
             check: check.map(Box::new),
             notes,
+            options,
             fingerprint: 0,
         };
+        // The preset's own refusals and notes (one place for every provider).
+        match provider.validate(&integration) {
+            Ok(notes) => integration.notes.extend(notes),
+            Err(refusal) => {
+                let at = match refusal.key {
+                    providers::RefusedKey::Resource => raw.resource.as_ref().map(|r| r.referenced),
+                    providers::RefusedKey::Site => raw.site.as_ref().map(|s| s.referenced),
+                    providers::RefusedKey::Auth => None,
+                }
+                .or(raw.auth.as_ref().map(|a| a.referenced))
+                .unwrap_or(raw_name.referenced);
+                self.error(at, format!("{ctx}: {}", refusal.message));
+                return None;
+            }
+        }
         integration.fingerprint = view::fingerprint(&integration);
         Some(integration)
     }

@@ -85,6 +85,10 @@ pub struct RawIntegration {
     pub expiry_warning: Option<Spanned<RawDuration>>,
     pub rate_limit_warning: Option<Spanned<f64>>,
     pub min_probe_interval: Option<Spanned<RawDuration>>,
+    /// Stripe: the resource the integration's syncs read (checked instead of the account).
+    pub resource: Option<Spanned<String>>,
+    /// Jira OAuth: the site (URL or cloud id) whose entry is checked.
+    pub site: Option<Spanned<String>>,
 }
 
 /// `auth:`. One flat struct rather than an enum tagged by `type`: serde buffers a tagged enum's
@@ -111,6 +115,8 @@ pub struct RawAuth {
     pub scopes: Option<Vec<String>>,
     pub refresh_token: Option<String>,
     pub refresh_token_file: Option<String>,
+    /// The owner's statement that the provider does not rotate this refresh token.
+    pub refresh_token_rotates: Option<bool>,
 }
 
 /// `scopes:`.

@@ -223,7 +223,7 @@ fn expect_of(shape: Shape, key: &str) -> Expect {
         (Shape::Global | Shape::Integration, "labels") => Expect::TextMap,
         (Shape::Global, "max_concurrency") => Expect::Int,
         (Shape::Global, "requests_per_second_per_host") => Expect::Float,
-        (Shape::Integration, "name" | "provider" | "base_url") => Expect::Text,
+        (Shape::Integration, "name" | "provider" | "base_url" | "resource" | "site") => Expect::Text,
         (Shape::Integration, "auth") => Expect::Auth,
         (Shape::Integration, "scopes") => Expect::Struct(Shape::Scopes),
         (Shape::Integration, "tls") => Expect::Struct(Shape::Tls),
@@ -252,7 +252,15 @@ pub const AUTH_TYPES: [(&str, &[&str], &[&str]); 5] = [
     ),
     (
         "oauth2_refresh_token",
-        &["token_url", "client_id", "client_secret", "client_secret_file", "refresh_token", "refresh_token_file"],
+        &[
+            "token_url",
+            "client_id",
+            "client_secret",
+            "client_secret_file",
+            "refresh_token",
+            "refresh_token_file",
+            "refresh_token_rotates",
+        ],
         &["client_id"],
     ),
 ];
@@ -473,7 +481,11 @@ impl Walk<'_> {
                 self.report.blank.push(k.start..v.end);
                 continue;
             }
-            let expect = if key == "scopes" { Expect::Texts } else { Expect::Text };
+            let expect = match key {
+                "scopes" => Expect::Texts,
+                "refresh_token_rotates" => Expect::Bool,
+                _ => Expect::Text,
+            };
             if !self.value(v, expect, ctx, &path(field, key)) {
                 self.report.blank.push(k.start..v.end);
             }

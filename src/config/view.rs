@@ -63,6 +63,12 @@ struct IntegrationView<'a> {
     tls: Option<BTreeMap<&'static str, String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     check: Option<BTreeMap<&'static str, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    site: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_rotates: Option<bool>,
     #[serde(flatten)]
     settings: SettingsView,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -169,6 +175,9 @@ fn integration_view(i: &IntegrationConfig) -> IntegrationView<'_> {
         }),
         tls,
         check,
+        resource: i.options.resource.as_deref(),
+        site: i.options.site.as_deref(),
+        refresh_token_rotates: i.options.refresh_token_rotates,
         settings: SettingsView::from(&i.settings),
         notes: &i.notes,
     }

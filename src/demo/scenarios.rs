@@ -74,9 +74,10 @@ pub(super) fn routes(started: Instant) -> io::Result<Vec<Route>> {
         routes.push(get("stripe-reporting", path, &limited));
     }
 
-    // Salesforce: userinfo (the main request, answering in 1.5 s), then the daily quota.
-    let userinfo = fixture!("salesforce/userinfo.json")?.with_delay(Duration::from_millis(1500));
-    let limits = fixture!("salesforce/limits.json")?;
+    // Salesforce: the daily quota (the main request, answering in 1.5 s); userinfo is only
+    // read with an identity scope, which a bare token does not show.
+    let userinfo = fixture!("salesforce/userinfo.json")?;
+    let limits = fixture!("salesforce/limits.json")?.with_delay(Duration::from_millis(1500));
     routes.push(get("salesforce-sales", "/services/oauth2/userinfo", &userinfo));
     routes.push(get("salesforce-sales", "/services/data/{version}/limits", &limits));
 

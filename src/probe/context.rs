@@ -297,6 +297,9 @@ impl<'a> ProbeContext<'a> {
 
     async fn oauth_credential(&mut self, grant: Grant<'_>) -> Result<Credential, Failure> {
         let key = grant.key(&self.integration.name);
+        if let Some(why) = self.tokens.stopped(key) {
+            return Err(why);
+        }
         if let Some(t) = self.tokens.get(key) {
             self.note_token(&t);
             return Ok(Credential::OAuth { key, token: t.access_token, from_cache: true });
@@ -333,6 +336,16 @@ impl<'a> ProbeContext<'a> {
             req = req.header("authorization", &format!("Basic {encoded}"));
         }
         let resp = self.execute(&req).await?;
+        let keeps_old = self.integration.provider.reissued_refresh_token_keeps_old();
+        if let Some(why) = grant
+            .refresh_token
+            .as_ref()
+            .and_then(|rt| resp.is_success().then(|| oauth::rotation_failure(&resp.body, rt, keeps_old)).flatten())
+        {
+            tracing::error!(integration = %self.integration.name, "{}", why.detail);
+            self.tokens.stop(grant.key(&self.integration.name), why.clone());
+            return Err(why);
+        }
         if resp.is_success() {
             oauth::parse_token_response(&resp.body, Instant::now())
         } else {

@@ -3,7 +3,10 @@
 //! A token is cached until shortly before it expires and dropped when the API answers 401.
 //! The cache key includes the secrets, so a rotated client secret or refresh token gets a
 //! fresh grant. Refresh grants are only ever made for providers whose refresh tokens do not
-//! rotate (enforced at config load).
+//! rotate (enforced at config load). Should a refresh grant still answer with a different
+//! refresh token (the provider rotated it after all), the exporter stops redeeming that grant
+//! and reports it (see [`TokenCache::stop`]): each further redemption would break the
+//! platform's own copy again.
 
 use super::{classify::short, Failure};
 use crate::reason::Reason;
@@ -26,10 +29,11 @@ pub struct CachedToken {
     pub refresh_expires_at: Option<SystemTime>,
 }
 
-/// Access tokens by grant.
+/// Access tokens by grant, and the grants the exporter must no longer redeem.
 #[derive(Default)]
 pub struct TokenCache {
     tokens: Mutex<HashMap<u64, CachedToken>>,
+    stopped: Mutex<HashMap<u64, Failure>>,
 }
 
 impl std::fmt::Debug for TokenCache {
@@ -54,6 +58,41 @@ impl TokenCache {
     pub fn drop_token(&self, key: u64) {
         self.tokens.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     }
+
+    /// Never redeems this grant again (its refresh token rotated); `why` is reported instead.
+    /// A new refresh token in the config is a new grant key, so configuring one resumes probing.
+    pub fn stop(&self, key: u64, why: Failure) {
+        self.stopped.lock().unwrap_or_else(|p| p.into_inner()).insert(key, why);
+    }
+
+    /// Why this grant is no longer redeemed, if it is not.
+    pub fn stopped(&self, key: u64) -> Option<Failure> {
+        self.stopped.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned()
+    }
+}
+
+/// The failure to report when a refresh grant answered with a refresh token other than the
+/// configured one and the provider revokes the old one on rotation: `None` when the answer
+/// carries no refresh token, the same one, or the provider keeps old ones valid.
+pub fn rotation_failure(body: &[u8], configured: &SecretString, keeps_old: bool) -> Option<Failure> {
+    let returned = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+    let returned = returned.get("refresh_token")?.as_str()?;
+    if keeps_old || returned.is_empty() || returned == configured.expose_secret() {
+        return None;
+    }
+    Some(
+        Failure::new(
+            Reason::CredentialRevoked,
+            "the token endpoint answered the refresh grant with a NEW refresh token: this connection rotates \
+             refresh tokens, so the configured one (and your platform's copy) may now be revoked; the exporter \
+             stopped redeeming it. Re-authorise the connection, turn refresh token rotation off, or monitor the \
+             access token with type: bearer",
+        )
+        .with_log(
+            "refresh token rotated by the exporter's own grant: redeeming stopped for this integration; \
+             the production connection's refresh token may have been invalidated",
+        ),
+    )
 }
 
 /// The cache key of a grant: everything that identifies it, secrets hashed in memory only.
@@ -119,12 +158,43 @@ pub fn classify_token_error(status: u16, body: &[u8]) -> Failure {
     let error = field("error").to_ascii_lowercase();
     let description = field("error_description");
     let hubspot_status = field("status");
+    let aadsts = |codes: &[&str]| codes.iter().any(|c| description.contains(c));
     match error.as_str() {
+        // Salesforce's client-credentials flow only works on the org's My Domain host.
+        _ if mentions(&description, "not supported on this domain") => Failure::new(
+            Reason::Unauthorized,
+            "the token endpoint does not support this grant on its domain: set auth.token_url to the org's \
+             My Domain token endpoint, https://MYDOMAIN.my.salesforce.com/services/oauth2/token",
+        )
+        .with_log("token_url is not the org's My Domain: the client-credentials flow is refused there"),
+        // Microsoft: a client-credentials grant against /common, /organizations or /consumers.
+        _ if aadsts(&["AADSTS900023", "AADSTS50059"]) => Failure::new(
+            Reason::Unauthorized,
+            format!(
+                "the token endpoint needs the tenant: set auth.token_url to \
+                 https://login.microsoftonline.com/TENANT_ID/oauth2/v2.0/token ({})",
+                short(&description)
+            ),
+        ),
+        // Microsoft: the client secret's end date has passed.
+        _ if aadsts(&["AADSTS7000222"]) => Failure::new(
+            Reason::TokenExpired,
+            format!("the client secret expired: add a new secret to the app registration ({})", short(&description)),
+        ),
+        // Microsoft: MFA or Conditional Access asks for an interactive sign-in.
+        "interaction_required" | "invalid_grant" if aadsts(&["AADSTS50076", "AADSTS50079", "AADSTS53003"]) => {
+            interaction_required(&description)
+        }
+        "interaction_required" => interaction_required(&description),
+        "consent_required" => Failure::new(
+            Reason::ScopeMissing,
+            format!("consent for the requested permissions is missing or was withdrawn: {}", short(&description)),
+        ),
         "invalid_grant" => {
             // Microsoft names lapsed grants by code; everything else is "re-authorise".
-            if ["AADSTS700082", "AADSTS700084"].iter().any(|c| description.contains(c)) {
+            if aadsts(&["AADSTS700082", "AADSTS700084"]) {
                 Failure::new(Reason::TokenExpired, format!("refresh token expired: {}", short(&description)))
-            } else if description.contains("AADSTS65001") {
+            } else if aadsts(&["AADSTS65001"]) {
                 // Microsoft: the user or admin has not consented to the requested permissions.
                 Failure::new(
                     Reason::ScopeMissing,
@@ -137,6 +207,13 @@ pub fn classify_token_error(status: u16, body: &[u8]) -> Failure {
                 )
             }
         }
+        "invalid_client" if aadsts(&["AADSTS7005003"]) => Failure::new(
+            Reason::CredentialRevoked,
+            format!(
+                "the client secret was revoked: add a new secret to the app registration ({})",
+                short(&description)
+            ),
+        ),
         "invalid_client" | "unauthorized_client" => Failure::new(
             Reason::Unauthorized,
             format!("token endpoint rejected the client ({error}): the configured client_id/client_secret is wrong"),
@@ -162,6 +239,24 @@ pub fn classify_token_error(status: u16, body: &[u8]) -> Failure {
             Failure::new(Reason::UnexpectedResponse, format!("token endpoint answered HTTP {status} {}", short(&error)))
         }
     }
+}
+
+/// Microsoft's `interaction_required` (MFA or Conditional Access needs the user to sign in):
+/// the credentials were accepted, a policy denies their use without a person present.
+fn interaction_required(description: &str) -> Failure {
+    Failure::new(
+        Reason::Forbidden,
+        format!(
+            "an interactive sign-in is required (MFA or Conditional Access): the user must sign in again, or the \
+             policy must exempt this app ({})",
+            short(description)
+        ),
+    )
+}
+
+/// Whether `hay` contains `needle`, ignoring ASCII case (`needle` in lower case).
+fn mentions(hay: &str, needle: &str) -> bool {
+    hay.to_ascii_lowercase().contains(needle)
 }
 
 /// The secret parts of a grant, resolved for one probe.
@@ -243,6 +338,50 @@ mod tests {
         );
         assert_eq!(f.reason, Reason::CredentialRevoked);
         assert_eq!(classify_token_error(503, b"oops").reason, Reason::ProviderUnavailable);
+    }
+
+    #[test]
+    fn provider_token_errors_say_what_happened() {
+        let f = classify_token_error(401, br#"{"error":"invalid_client","error_description":"AADSTS7000222: The provided client secret keys for app 'x' are expired."}"#);
+        assert_eq!(f.reason, Reason::TokenExpired);
+        assert!(f.detail.contains("client secret expired"), "{}", f.detail);
+        let f = classify_token_error(400, br#"{"error":"interaction_required","error_description":"AADSTS50076: multi-factor authentication required"}"#);
+        assert_eq!(f.reason, Reason::Forbidden);
+        let f = classify_token_error(400, br#"{"error":"invalid_grant","error_description":"AADSTS53003: Access has been blocked by Conditional Access policies."}"#);
+        assert_eq!(f.reason, Reason::Forbidden);
+        let f = classify_token_error(
+            400,
+            br#"{"error":"consent_required","error_description":"AADSTS65001: not consented"}"#,
+        );
+        assert_eq!(f.reason, Reason::ScopeMissing);
+        let f = classify_token_error(400, br#"{"error":"invalid_request","error_description":"AADSTS900023: Specified tenant identifier 'common' is neither a valid DNS name"}"#);
+        assert_eq!(f.reason, Reason::Unauthorized);
+        assert!(f.detail.contains("TENANT_ID"), "{}", f.detail);
+        let f = classify_token_error(
+            400,
+            br#"{"error":"invalid_grant","error_description":"request not supported on this domain"}"#,
+        );
+        assert_eq!(f.reason, Reason::Unauthorized);
+        assert!(f.detail.contains("My Domain"), "{}", f.detail);
+        let f = classify_token_error(
+            401,
+            br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#,
+        );
+        assert_eq!(f.reason, Reason::Unauthorized);
+    }
+
+    #[test]
+    fn a_new_refresh_token_is_rotation_unless_the_provider_keeps_old_ones() {
+        let configured = SecretString::from("old-refresh");
+        let rotated = br#"{"access_token":"a","refresh_token":"new-refresh"}"#;
+        let f = rotation_failure(rotated, &configured, false).expect("rotation reported");
+        assert_eq!(f.reason, Reason::CredentialRevoked);
+        assert!(!f.detail.contains("new-refresh") && !f.detail.contains("old-refresh"));
+        assert!(rotation_failure(rotated, &configured, true).is_none(), "Microsoft keeps old ones valid");
+        assert!(
+            rotation_failure(br#"{"access_token":"a","refresh_token":"old-refresh"}"#, &configured, false).is_none()
+        );
+        assert!(rotation_failure(br#"{"access_token":"a"}"#, &configured, false).is_none());
     }
 
     #[test]

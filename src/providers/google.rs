@@ -28,6 +28,10 @@
 //! one of the following OAuth scopes": Drive `files.get`, Calendar `events.list`, Sheets
 //! `spreadsheets.get`, Docs `documents.get`, Gmail `users.messages.list` incl.
 //! `https://mail.google.com/`, People `people.connections.list`); nothing is inferred from names.
+//! `https://mail.google.com/` covers every `gmail.*` scope except `gmail.settings.basic` and
+//! `gmail.settings.sharing`: the Gmail discovery document's settings writes (send-as,
+//! S/MIME, forwarding, delegates) accept only those, so an integration that needs send-as
+//! management is `scope_missing` with the full-mailbox scope alone (before: over-credited).
 //! Expiry: a bearer access token's `expires_in`; with a refresh-token grant the refresh token's
 //! lifetime cannot be known (Google revokes them on its own schedule). No quota headers exist.
 
@@ -66,6 +70,20 @@ const COVERS: &[(&str, &str)] = &[
     ("contacts", "contacts.readonly"),
 ];
 
+/// Whether the full-mailbox scope `https://mail.google.com/` covers `wanted`. Google's Gmail
+/// discovery document (`gmail.v1.json`, googleapis/google-api-python-client
+/// `googleapiclient/discovery_cache/documents/gmail.v1.json`, revision 20240603) lists per method
+/// the scopes that authorise it: `https://mail.google.com/` is accepted wherever any other
+/// mailbox scope is, except by the settings writes that accept only `gmail.settings.basic` or
+/// `gmail.settings.sharing` (e.g. `users.settings.sendAs.update`/`verify`,
+/// `users.settings.sendAs.smimeInfo.insert`, <https://developers.google.com/gmail/api/reference/rest/v1/users.settings.sendAs/create>),
+/// so those two are not covered.
+fn mail_google_com_covers(wanted: &str) -> bool {
+    wanted
+        .strip_prefix(G)
+        .is_some_and(|w| w.starts_with("gmail.") && !matches!(w, "gmail.settings.basic" | "gmail.settings.sharing"))
+}
+
 #[async_trait]
 impl Provider for Google {
     basics!(
@@ -85,7 +103,7 @@ impl Provider for Google {
         }
         let short_of = |s: &str| s.strip_prefix(G).map(String::from);
         let granted_short: Vec<String> = granted.iter().filter_map(|g| short_of(g)).collect();
-        if granted.iter().any(|g| g == "https://mail.google.com/") && wanted.starts_with(&format!("{G}gmail.")) {
+        if granted.iter().any(|g| g == "https://mail.google.com/") && mail_google_com_covers(wanted) {
             return true;
         }
         short_of(wanted).is_some_and(|w| implied(&granted_short, &w, COVERS))

@@ -1,15 +1,31 @@
 //! HubSpot (`https://api.hubapi.com`).
 //!
 //! Check (two requests): `GET /account-info/v3/details` with the credential (identity and
-//! latency; HubSpot's rate-limit headers), then the token's metadata for its scopes:
-//! OAuth access tokens `GET /oauth/v1/access-tokens/{token}` (no auth header; the token is the
-//! path parameter; shape `hub_id`, `user_id`, `scopes[]`, `token_type`, `app_id`, `expires_in`,
-//! `token` per HubSpot's generated SDK,
-//! <https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/get-oauth-token-metadata>),
-//! private-app tokens (`pat-…`) `POST /oauth/v2/private-apps/get/access-token-info` with
-//! `{"tokenKey": …}` (a documented read; answer field `scopes[]`, as in HubSpot's SDK issue
-//! HubSpot/hubspot-api-nodejs#268 — the exact answer shape is not in an official spec, so a
-//! missing `scopes` only leaves scopes unknown).
+//! latency; HubSpot's rate-limit headers), then the token's metadata for its scopes.
+//!
+//! HubSpot retires the v1 OAuth endpoints (`POST /oauth/v1/token`, `GET
+//! /oauth/v1/access-tokens/{token}`, `GET /oauth/v1/refresh-tokens/{token}`) on 16 February 2027
+//! in favour of the date-versioned OAuth API `POST /oauth/2026-03/token` and `POST
+//! /oauth/2026-03/token/introspect` (<https://developers.hubspot.com/changelog/v1-oauth-api-deprecation>,
+//! <https://developers.hubspot.com/docs/api-reference/legacy/authentication/oauth-tokens/v1/migration-guide>).
+//! So: the refresh grant's default token URL is `https://api.hubapi.com/oauth/2026-03/token`
+//! (form body, as before), and with the grant's client credentials at hand the access token is
+//! introspected with `POST /oauth/2026-03/token/introspect` (form `client_id`, `client_secret`,
+//! `token`, `token_type_hint=access_token`; no auth header; answer `active`, `scopes[]`,
+//! `hub_domain`, `expires_in`, … per HubSpot's TypeScript SDK `auth/oauth.ts` and
+//! <https://developers.hubspot.com/docs/api-reference/2026-03/authentication/oauth-tokens/token-introspect>);
+//! `active: false` is `unauthorized`. Private-app tokens (`pat-…`) use `POST
+//! /oauth/v2/private-apps/get/access-token-info` with `{"tokenKey": …}` (not part of the v1
+//! retirement; answer field `scopes[]`, as in HubSpot/hubspot-api-nodejs#268 — not in an official
+//! spec, so a missing `scopes` only leaves scopes unknown).
+//!
+//! Documented fallback: a bare OAuth access token (bearer) comes without the client secret the
+//! introspection needs, so it is still read with `GET /oauth/v1/access-tokens/{token}` (no auth
+//! header; the token is the path parameter; shape `hub_id`, `user_id`, `scopes[]`, `token_type`,
+//! `app_id`, `expires_in`, `token` per HubSpot's generated SDK). `/config` notes the sunset for
+//! such integrations, and the day v1 stops answering its documented shape (a 404/405/410, or any
+//! answer that is neither an auth, rate-limit nor outage error) is `unexpected_response` naming
+//! the sunset and what to configure instead (`oauth2_refresh_token`).
 //!
 //! Errors (<https://developers.hubspot.com/docs/api-reference/error-handling>): `category`
 //! `EXPIRED_AUTHENTICATION` → `token_expired`, `INVALID_AUTHENTICATION` → `unauthorized`,
@@ -31,8 +47,8 @@ use super::common::basics;
 use super::common::{
     by_status, code, fail, in_seconds, json_body, mentions, short, static_secret, string_array, text, unexpected,
 };
-use super::Provider;
-use crate::config::Auth;
+use super::{Provider, Refusal};
+use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ratelimit, ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -49,11 +65,30 @@ impl Provider for HubSpot {
         "hubspot",
         base: Some("https://api.hubapi.com"),
         auth: [Bearer, OAuth2RefreshToken],
-        token_url: "https://api.hubapi.com/oauth/v1/token",
+        token_url: "https://api.hubapi.com/oauth/2026-03/token",
     );
 
     fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
         Ok(())
+    }
+
+    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+        super::refuse_unused_options(self.name(), integration, &[])?;
+        Ok(match &integration.auth {
+            // A private-app token written in the config is not affected by the v1 retirement.
+            Auth::Bearer { token: crate::config::SecretSource::Inline(t) } if t.expose_secret().starts_with("pat-") => {
+                Vec::new()
+            }
+            Auth::Bearer { .. } => vec![format!(
+                "OAuth access tokens configured as bearer are read with HubSpot's v1 token metadata, which {SUNSET}; \
+                 configure oauth2_refresh_token (client_id, client_secret, refresh_token) to use the 2026-03 \
+                 introspection instead. Private-app tokens (pat-...) are not affected"
+            )],
+            Auth::OAuth2RefreshToken { token_url, .. } if token_url.path().contains("/oauth/v1/") => vec![format!(
+                "auth.token_url is HubSpot's v1 token endpoint, which {SUNSET}: use https://api.hubapi.com/oauth/2026-03/token"
+            )],
+            _ => Vec::new(),
+        })
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
@@ -73,21 +108,37 @@ impl Provider for HubSpot {
 
         let token = cx.secret().await?;
         let token = token.expose_secret();
+        let grant = grant_client(cx);
         let meta = if token.starts_with("pat-") {
             let req = ApiRequest::post(cx.url("/oauth/v2/private-apps/get/access-token-info"))
                 .json(&serde_json::json!({ "tokenKey": token }));
             cx.send(req).await?
+        } else if let Some((client_id, client_secret)) = &grant {
+            let form = [
+                ("client_id", client_id.as_str()),
+                ("client_secret", client_secret.expose_secret()),
+                ("token", token),
+                ("token_type_hint", "access_token"),
+            ];
+            cx.send(ApiRequest::post(cx.url(INTROSPECT)).form(&form).no_auth()).await?
         } else {
             let mut url = cx.url("/oauth/v1/access-tokens");
             if let Ok(mut segments) = url.path_segments_mut() {
                 segments.push(token);
             }
-            cx.send(ApiRequest::get(url).no_auth().log_as("/oauth/v1/access-tokens/<secret>")).await?
+            let meta = cx.send(ApiRequest::get(url).no_auth().log_as("/oauth/v1/access-tokens/<secret>")).await?;
+            if let Some(f) = v1_retired(&meta) {
+                return Err(f);
+            }
+            meta
         };
         if !meta.is_success() {
             return Err(classify(&meta));
         }
         let info = json_body(cx, &meta)?;
+        if grant.is_some() && info.get("active").and_then(Value::as_bool) == Some(false) {
+            return Err(fail(Reason::Unauthorized, "HubSpot introspection says the access token is not active"));
+        }
         match info.get("scopes").and_then(string_array) {
             Some(scopes) => cx.findings.granted_scopes = Some(scopes),
             None if token.starts_with("pat-") => {
@@ -103,6 +154,42 @@ impl Provider for HubSpot {
         }
         Ok(())
     }
+}
+
+/// HubSpot's retirement of the v1 OAuth endpoints, for messages.
+const SUNSET: &str = "HubSpot retires on 16 February 2027 (changelog: v1 OAuth API deprecation)";
+
+/// The date-versioned introspection endpoint that replaces v1 token metadata.
+const INTROSPECT: &str = "/oauth/2026-03/token/introspect";
+
+/// The refresh grant's client id and secret, which introspection needs; `None` for a bearer
+/// token (no client secret is configured) or a public client.
+fn grant_client(cx: &ProbeContext<'_>) -> Option<(String, secrecy::SecretString)> {
+    let Auth::OAuth2RefreshToken { client_id, client_secret: Some(secret), .. } = &cx.integration().auth else {
+        return None;
+    };
+    let id = crate::config::secret::expand_env(client_id).ok()?;
+    Some((id, secret.resolve("client_secret").ok()?))
+}
+
+/// The v1 token-metadata answer once HubSpot has retired it: a 404/405/410, or any failure that
+/// is not an auth, rate-limit or outage error, is `unexpected_response` naming the sunset.
+fn v1_retired(meta: &ApiResponse) -> Option<Failure> {
+    if meta.is_success() {
+        return None;
+    }
+    let failure = classify(meta);
+    let gone = matches!(meta.status, 404 | 405 | 410) || failure.reason == Reason::UnexpectedResponse;
+    gone.then(|| {
+        fail(
+            Reason::UnexpectedResponse,
+            format!(
+                "HubSpot's v1 token metadata (GET /oauth/v1/access-tokens) answered HTTP {}: {SUNSET}. Configure \
+                 oauth2_refresh_token (client_id, client_secret, refresh_token) so the exporter uses {INTROSPECT}",
+                meta.status
+            ),
+        )
+    })
 }
 
 /// The tighter of HubSpot's 10-second and daily windows.

@@ -2,8 +2,13 @@
 //!
 //! OAuth 2.0 (3LO) tokens (bearer; `base_url: https://api.atlassian.com`): `GET
 //! /oauth/token/accessible-resources` → `[{id (cloudId), url, name, scopes[]}]`, then `GET
-//! /ex/jira/{cloudId}/rest/api/3/myself` on the first site — Nango's `jira` sequence
-//! (<https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/>). API tokens (Basic
+//! /ex/jira/{cloudId}/rest/api/3/myself` on the configured site — Nango's `jira` sequence
+//! (<https://developer.atlassian.com/cloud/jira/platform/oauth-2-3lo-apps/>). A token can reach
+//! several sites, each with its own scopes, and the order of the list is not documented, so
+//! `site:` (the site URL, e.g. `https://acme.atlassian.net`, or its cloud id) picks the entry
+//! whose scopes and `myself` are checked; a token whose list lacks that site is `forbidden`
+//! naming the site and the ones it does reach. Without `site:` the only site is checked (with
+//! several, the first one, and `/config` says to set `site:`). API tokens (Basic
 //! `EMAIL:API_TOKEN`; `base_url: https://SITE.atlassian.net`): `GET /rest/api/3/myself`
 //! (<https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-myself/>). Identity:
 //! the site name, else `displayName`.
@@ -26,8 +31,8 @@ use super::common::basics;
 use super::common::NO_SCOPES_USER_TOKEN;
 use super::common::{by_status, fail, first_text, json_body, short, string_array, text, unexpected};
 use super::http::parse_rfc3339;
-use super::Provider;
-use crate::config::Auth;
+use super::{Provider, Refusal, RefusedKey};
+use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -62,6 +67,28 @@ impl Provider for Jira {
         }
     }
 
+    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+        super::refuse_unused_options(self.name(), integration, &[RefusedKey::Site])?;
+        let basic = matches!(integration.auth, Auth::Basic { .. });
+        match &integration.options.site {
+            Some(_) if basic => Err(Refusal::new(
+                RefusedKey::Site,
+                "site: is for OAuth tokens (type: bearer with base_url https://api.atlassian.com); with an API \
+                 token (type: basic) base_url is the site, e.g. https://acme.atlassian.net",
+            )),
+            Some(site) if site.trim().is_empty() => Err(Refusal::new(
+                RefusedKey::Site,
+                "site: is empty; give the site URL (https://acme.atlassian.net) or its cloud id",
+            )),
+            None if !basic => Ok(vec![
+                "no site: configured; an OAuth token that reaches several Atlassian sites is checked on the first \
+                 one accessible-resources lists: set site: to the site URL or cloud id the integration uses"
+                    .to_string(),
+            ]),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
         if matches!(cx.integration().auth, Auth::Basic { .. }) {
             return myself(cx, "/rest/api/3/myself".to_string()).await;
@@ -74,11 +101,19 @@ impl Provider for Jira {
         let Some(sites) = body.as_array() else {
             return Err(unexpected(cx, &resp, "accessible-resources did not answer an array"));
         };
-        let Some(site) = sites.iter().find(|s| s.get("id").and_then(Value::as_str).is_some()) else {
-            return Err(fail(
-                Reason::Forbidden,
-                "the token has access to no Atlassian site (accessible-resources is empty)",
-            ));
+        let wanted = cx.integration().options.site.clone();
+        let Some(site) =
+            sites.iter().find(|s| s.get("id").and_then(Value::as_str).is_some() && is_site(s, wanted.as_deref()))
+        else {
+            return Err(match wanted {
+                None => {
+                    fail(Reason::Forbidden, "the token has access to no Atlassian site (accessible-resources is empty)")
+                }
+                Some(w) => fail(
+                    Reason::Forbidden,
+                    format!("the token has no access to site {w}; it reaches: {}", site_list(sites)),
+                ),
+            });
         };
         match site.get("scopes").and_then(string_array) {
             Some(s) => cx.findings.granted_scopes = Some(s),
@@ -92,6 +127,29 @@ impl Provider for Jira {
             cx.findings.identity = site_name;
         }
         Ok(())
+    }
+}
+
+/// Whether an accessible-resources entry is the configured site (by cloud id or URL, ignoring
+/// case, scheme and a trailing slash); any site when none is configured.
+fn is_site(entry: &Value, wanted: Option<&str>) -> bool {
+    let Some(wanted) = wanted else { return true };
+    let norm = |u: &str| {
+        let u = u.trim().trim_end_matches('/').to_ascii_lowercase();
+        u.strip_prefix("https://").or_else(|| u.strip_prefix("http://")).map(String::from).unwrap_or(u)
+    };
+    let wanted = norm(wanted);
+    text(entry, "/id").map(norm).as_deref() == Some(wanted.as_str())
+        || text(entry, "/url").map(norm).as_deref() == Some(wanted.as_str())
+}
+
+/// The sites a token reaches, for the detail of a missing one.
+fn site_list(sites: &[Value]) -> String {
+    let names: Vec<&str> = sites.iter().filter_map(|s| text(s, "/url").or_else(|| text(s, "/id"))).collect();
+    if names.is_empty() {
+        "no site".to_string()
+    } else {
+        names.join(", ")
     }
 }
 

@@ -23,7 +23,7 @@ pub mod slack;
 pub mod stripe;
 pub mod zendesk;
 
-use crate::config::{Auth, AuthType};
+use crate::config::{Auth, AuthType, IntegrationConfig};
 use crate::probe::{Failure, ProbeContext};
 use async_trait::async_trait;
 
@@ -34,6 +34,52 @@ pub enum ClientAuth {
     Body,
     /// HTTP Basic with `client_id:client_secret`.
     Basic,
+}
+
+/// Which config key a provider's refusal is about (it decides the line and column shown).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedKey {
+    /// The `auth:` block.
+    Auth,
+    /// `resource:`.
+    Resource,
+    /// `site:`.
+    Site,
+}
+
+/// A provider's refusal of an integration at config load: what is wrong and what to configure
+/// instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The key the message is about.
+    pub key: RefusedKey,
+    /// The message (without the integration's name, which the caller adds).
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal about `key`.
+    pub fn new(key: RefusedKey, message: impl Into<String>) -> Refusal {
+        Refusal { key, message: message.into() }
+    }
+}
+
+/// The default check of provider-specific keys: a preset refuses keys it does not use, so a
+/// `site:` under Stripe is an error rather than silently ignored.
+pub fn refuse_unused_options(provider: &str, i: &IntegrationConfig, uses: &[RefusedKey]) -> Result<(), Refusal> {
+    if i.options.resource.is_some() && !uses.contains(&RefusedKey::Resource) {
+        return Err(Refusal::new(
+            RefusedKey::Resource,
+            format!("resource: is a stripe setting; provider {provider} does not use it"),
+        ));
+    }
+    if i.options.site.is_some() && !uses.contains(&RefusedKey::Site) {
+        return Err(Refusal::new(
+            RefusedKey::Site,
+            format!("site: is a jira setting; provider {provider} does not use it"),
+        ));
+    }
+    Ok(())
 }
 
 /// One SaaS provider's knowledge.
@@ -68,6 +114,20 @@ pub trait Provider: Send + Sync + std::fmt::Debug + 'static {
     /// never redeem one.
     fn refresh_token_rotation(&self) -> Option<&'static str> {
         None
+    }
+
+    /// Whether a refresh grant that answers with a *different* refresh token leaves the
+    /// configured one valid (Microsoft: old refresh tokens are not revoked on use). When false,
+    /// such an answer means the provider rotated the token: the exporter stops redeeming it.
+    fn reissued_refresh_token_keeps_old(&self) -> bool {
+        false
+    }
+
+    /// Provider-specific refusals at config load (called once per integration from the config
+    /// loader), and notes for `/config` when the integration is accepted.
+    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+        refuse_unused_options(self.name(), integration, &[])?;
+        Ok(Vec::new())
     }
 
     /// `Ok` when granted scopes can be read with this auth, else why not.

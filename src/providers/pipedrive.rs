@@ -7,8 +7,13 @@
 //! OAuth tokens as bearer; the token endpoint takes client credentials by HTTP Basic.
 //!
 //! Scopes: only the OAuth token response's `scope`, so only knowable when the exporter runs the
-//! refresh grant. Rate limit: `x-ratelimit-limit`/`-remaining`, with `x-ratelimit-reset` in
-//! seconds until the window resets (<https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting>).
+//! refresh grant. Rate limit: Pipedrive's `x-ratelimit-limit`/`-remaining` describe a 2-second
+//! burst window per token, and the daily limit is a token budget (30 000 base tokens × plan
+//! multiplier × seats, each request costing tokens by its kind) for which Pipedrive documents no
+//! remaining/limit headers; `x-daily-requests-left` counts only POST/PUT requests of API-token
+//! auth and comes without its limit (<https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting>).
+//! So quota headroom is left unknown (no `rate_limit_low` from a burst window the probe itself
+//! half-used); a 429 is `rate_limited` and the next probe waits `x-ratelimit-reset` seconds.
 //! Errors (<https://pipedrive.readme.io/docs/core-api-concepts-http-status-codes>): 401 →
 //! `unauthorized`, 402 "Company account is not open (possible reason: trial expired, payment
 //! details not entered)" → `account_suspended`, 403 → `forbidden`, 429 → `rate_limited`, 5xx
@@ -16,8 +21,8 @@
 //! with `success: false` (<https://pipedrive.readme.io/docs/core-api-concepts-responses>) is
 //! classified by its `errorCode`, else `unexpected_response`.
 //!
-//! Cannot be known: an API token's rights (full user rights, no scopes) and any expiry of an
-//! API token or a bare access token.
+//! Cannot be known: an API token's rights (full user rights, no scopes), any expiry of an API
+//! token or a bare access token, and the daily token budget's headroom.
 
 use super::common::basics;
 use super::common::{
@@ -57,6 +62,9 @@ impl Provider for Pipedrive {
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
         let resp = cx.send(ApiRequest::get(cx.url("/users/me")).main()).await?;
+        // The generic x-ratelimit-* reading describes the 2-second burst window, not the daily
+        // budget: headroom stays unknown rather than warning about a window that refills in 2 s.
+        cx.findings.rate_limit = None;
         if !resp.is_success() {
             if resp.status == 429 && cx.findings.retry_after.is_none() {
                 if let Some(secs) = resp.header("x-ratelimit-reset").and_then(|v| v.trim().parse::<u64>().ok()) {

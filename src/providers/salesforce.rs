@@ -1,13 +1,36 @@
 //! Salesforce (per-org instance URL, e.g. `https://MYDOMAIN.my.salesforce.com`).
 //!
-//! Check (two requests): `GET /services/oauth2/userinfo` on the instance (authenticates;
-//! identity `preferred_username`,
-//! <https://help.salesforce.com/s/articleView?id=sf.remoteaccess_using_userinfo_endpoint.htm>),
-//! then `GET /services/data/v62.0/limits` for `DailyApiRequests{Max,Remaining}`
+//! Check: `GET /services/data/v62.0/limits`, which needs only the `api` scope, authenticates
+//! and gives `DailyApiRequests{Max,Remaining}`
 //! (<https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm>).
-//! The limits resource needs "View Setup and Configuration"; without it the quota comes only from
-//! the `Sforce-Limit-Info: api-usage=USED/MAX` header every REST answer carries
+//! The limits resource also needs the user permission "View Setup and Configuration"; without it
+//! (403 `INSUFFICIENT_ACCESS`) the token still authenticated and the quota comes from the
+//! `Sforce-Limit-Info: api-usage=USED/MAX` header every REST answer carries
 //! (<https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm>).
+//! Identity: `GET /services/oauth2/userinfo` (`preferred_username`,
+//! <https://help.salesforce.com/s/articleView?id=sf.remoteaccess_using_userinfo_endpoint.htm>) only
+//! when the granted scopes are known and include one that opens the identity service (`id`,
+//! `openid`, `profile`, `email`, `address`, `phone` or `full`); API-only connected apps granted
+//! `api refresh_token` lack it, and their probes must not fail for it. A failed userinfo call only
+//! leaves the identity unknown.
+//!
+//! Scope implication, per "OAuth Tokens and Scopes"
+//! (<https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_tokens_scopes.htm>):
+//! `full` covers every scope except `refresh_token`/`offline_access` ("full doesn't return a
+//! refresh token"); `refresh_token` and `offline_access` are synonyms; `id`, `profile`, `email`,
+//! `address` and `phone` are synonyms; `api` includes `chatter_api`; `web` includes `visualforce`.
+//!
+//! Refused at config load: the client-credentials grant against `login.salesforce.com` or
+//! `test.salesforce.com` (Salesforce answers `invalid_grant` "request not supported on this
+//! domain": the flow needs the org's My Domain token URL,
+//! <https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_client_credentials_flow.htm>,
+//! pozil/pub-sub-api-node-client#58); a token endpoint answering that anyway is `unauthorized`
+//! with the fix in words, not `credential_revoked`. And `oauth2_refresh_token` unless
+//! `auth.refresh_token_rotates: false` states that Refresh Token Rotation (an OAuth setting of the
+//! connected app or external client app) is off: with rotation on, each redemption issues a new
+//! refresh token and invalidates the previous one, the one the platform holds (<https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_oauth_refresh_token_flow.htm>).
+//! Should a grant still answer with a new refresh token, the exporter stops redeeming it and
+//! reports `credential_revoked` saying so.
 //!
 //! Errors (JSON array `[{"message","errorCode"}]`, simple-salesforce `exceptions.py`):
 //! 401 `INVALID_SESSION_ID` → `unauthorized` (expired and revoked sessions look the same; a
@@ -26,13 +49,16 @@
 //!
 //! Scopes: the token response's `scope` (space separated) when the exporter runs the OAuth
 //! grant (client credentials or refresh token) — the same list introspection would return, at
-//! no extra request. Cannot be known: scopes and expiry of a bare access token (bearer): token
-//! introspection needs the connected app's client secret, and sessions carry no `expires_in`.
+//! no extra request. Cannot be known: scopes, expiry and identity of a bare access token
+//! (bearer): token introspection needs the connected app's client secret, sessions carry no
+//! `expires_in`, and userinfo is not called without a known identity scope.
 
 use super::common::basics;
-use super::common::{by_status, fail, first_text, json_body, mentions, oauth_grant, short, unexpected, used_of_max};
-use super::Provider;
-use crate::config::Auth;
+use super::common::{
+    by_status, fail, first_text, implied, json_body, mentions, oauth_grant, short, unexpected, used_of_max,
+};
+use super::{Provider, Refusal, RefusedKey};
+use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -66,19 +92,44 @@ impl Provider for Salesforce {
         }
     }
 
-    async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
-        let resp = cx.send(ApiRequest::get(cx.url("/services/oauth2/userinfo")).main()).await?;
-        read_limit_header(cx, &resp);
-        if !resp.is_success() {
-            return Err(classify(&resp));
-        }
-        let body = json_body(cx, &resp)?;
-        if body.get("user_id").is_none() && body.get("sub").is_none() {
-            return Err(unexpected(cx, &resp, "userinfo answered without user_id or sub"));
-        }
-        cx.findings.identity = first_text(&body, &["/preferred_username", "/organization_id"]);
+    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
+        let full_covers = wanted != "refresh_token" && wanted != "offline_access";
+        (full_covers && granted.iter().any(|g| g == "full")) || implied(granted, wanted, COVERS)
+    }
 
-        let limits = cx.send(ApiRequest::get(cx.url(&format!("/services/data/{API_VERSION}/limits")))).await?;
+    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+        super::refuse_unused_options(self.name(), integration, &[])?;
+        match &integration.auth {
+            Auth::OAuth2ClientCredentials { token_url, .. }
+                if matches!(token_url.host_str(), Some("login.salesforce.com" | "test.salesforce.com")) =>
+            {
+                Err(Refusal::new(
+                    RefusedKey::Auth,
+                    format!(
+                        "the Salesforce client-credentials flow is refused on {} (\"request not supported on this \
+                         domain\"): set auth.token_url to your org's My Domain token endpoint, \
+                         https://MYDOMAIN.my.salesforce.com/services/oauth2/token (Setup > My Domain shows the name)",
+                        token_url.host_str().unwrap_or("this host")
+                    ),
+                ))
+            }
+            Auth::OAuth2RefreshToken { .. } if integration.options.refresh_token_rotates != Some(false) => {
+                Err(Refusal::new(
+                    RefusedKey::Auth,
+                    "oauth2_refresh_token is refused for provider salesforce unless auth.refresh_token_rotates: false \
+                     is set. With Refresh Token Rotation on, each refresh issues a new refresh token and invalidates \
+                     the one your platform holds. Check it in Setup > App Manager > your connected app (or external \
+                     client app) > Edit > OAuth settings (Enable Refresh Token Rotation); if it is off, add \
+                     refresh_token_rotates: false to auth, otherwise \
+                     configure the access token with type: bearer",
+                ))
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
+        let limits = cx.send(ApiRequest::get(cx.url(&format!("/services/data/{API_VERSION}/limits"))).main()).await?;
         read_limit_header(cx, &limits);
         if limits.is_success() {
             let body = json_body(cx, &limits)?;
@@ -89,15 +140,53 @@ impl Provider for Salesforce {
                 Some(rl) => cx.findings.rate_limit = Some(rl),
                 None => return Err(unexpected(cx, &limits, "limits answered without DailyApiRequests")),
             }
-            return Ok(());
-        }
-        let failure = classify(&limits);
-        if limits.status == 403 && failure.reason == Reason::Forbidden {
-            // The user may not "View Setup and Configuration": the quota header still counts.
+        } else {
+            let failure = classify(&limits);
+            if !(limits.status == 403 && failure.reason == Reason::Forbidden) {
+                return Err(failure);
+            }
+            // The user may not "View Setup and Configuration": the token authenticated, and the
+            // quota header still counts.
             tracing::debug!(body = %cx.preview(&limits.body), "Salesforce /limits denied; using Sforce-Limit-Info");
-            return Ok(());
         }
-        Err(failure)
+        if identity_allowed(cx.findings.granted_scopes.as_deref()) {
+            read_identity(cx).await;
+        }
+        Ok(())
+    }
+}
+
+/// Documented synonyms and inclusions, `(broader, narrower)`; synonyms both ways.
+const COVERS: &[(&str, &str)] = &[
+    ("refresh_token", "offline_access"),
+    ("offline_access", "refresh_token"),
+    ("id", "profile"),
+    ("id", "email"),
+    ("id", "address"),
+    ("id", "phone"),
+    ("profile", "id"),
+    ("email", "id"),
+    ("address", "id"),
+    ("phone", "id"),
+    ("api", "chatter_api"),
+    ("web", "visualforce"),
+];
+
+/// Scopes that open the identity service (userinfo).
+const IDENTITY_SCOPES: &[&str] = &["id", "openid", "profile", "email", "address", "phone", "full"];
+
+/// Whether userinfo may be called: only when the granted scopes are known and open it.
+fn identity_allowed(granted: Option<&[String]>) -> bool {
+    granted.is_some_and(|g| g.iter().any(|s| IDENTITY_SCOPES.contains(&s.as_str())))
+}
+
+/// Reads the user name from userinfo; any failure only leaves the identity unknown.
+async fn read_identity(cx: &mut ProbeContext<'_>) {
+    let Ok(resp) = cx.send(ApiRequest::get(cx.url("/services/oauth2/userinfo"))).await else { return };
+    read_limit_header(cx, &resp);
+    match resp.json_opt().filter(|_| resp.is_success()) {
+        Some(body) => cx.findings.identity = first_text(&body, &["/preferred_username", "/organization_id"]),
+        None => tracing::debug!(status = resp.status, "Salesforce userinfo gave no identity"),
     }
 }
 

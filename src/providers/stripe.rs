@@ -1,8 +1,15 @@
 //! Stripe (`https://api.stripe.com`).
 //!
-//! Check: `GET /v1/account` (identity: dashboard display name, business name, email or id). A
-//! restricted key (`rk_…`) may lack the account permission: on 403 the check tries
-//! `GET /v1/balance` once before calling the key short of permissions. Shapes from
+//! Check: with `resource:` set (a restricted key's sync reads, e.g. `customers`), `GET
+//! /v1/<resource>?limit=1` — one of a short list of read-only list endpoints, each answering a
+//! `list` object (<https://docs.stripe.com/api/pagination>) — and a 403 there names the missing
+//! `rak_…` permission (`scope_missing`): that is the permission the integration needs. Without
+//! it, `GET /v1/account` (identity: dashboard display name, business name, email or id); a
+//! restricted key (`rk_…`) may lack the account permission, so on 403 the check tries
+//! `GET /v1/balance` once; a 403 on both is `optional_scope_missing` (warning) saying the key's
+//! permissions cannot be verified and to set `resource:`, not a credential error — Stripe keys are
+//! commonly restricted to what a sync reads (<https://docs.stripe.com/keys#limit-access>), and
+//! neither the account nor the balance permission is needed for that. Shapes from
 //! stripe/openapi (`account` requires `id`, `object`; `balance` requires `object`,
 //! `available`, `pending`, `livemode`): <https://docs.stripe.com/api/accounts/retrieve>,
 //! <https://docs.stripe.com/api/balance/balance_retrieve>.
@@ -41,8 +48,8 @@
 
 use super::common::basics;
 use super::common::{by_status, code, fail, first_text, json_body, short, text, unexpected};
-use super::Provider;
-use crate::config::Auth;
+use super::{Provider, Refusal, RefusedKey};
+use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -64,7 +71,24 @@ impl Provider for Stripe {
         Err("Stripe API keys carry no readable scope list: restricted-key permissions are not exposed by any API")
     }
 
+    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+        super::refuse_unused_options(self.name(), integration, &[RefusedKey::Resource])?;
+        match integration.options.resource.as_deref() {
+            Some(r) if !RESOURCES.contains(&r) => Err(Refusal::new(
+                RefusedKey::Resource,
+                format!(
+                    "resource: {r:?} is not one of the read-only Stripe resources the check knows: {}",
+                    RESOURCES.join(", ")
+                ),
+            )),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
+        if let Some(resource) = cx.integration().options.resource.clone() {
+            return check_resource(cx, &resource).await;
+        }
         let resp = cx.send(ApiRequest::get(cx.url("/v1/account")).main()).await?;
         if resp.is_success() {
             let body = json_body(cx, &resp)?;
@@ -88,10 +112,52 @@ impl Provider for Stripe {
                 }
                 return Ok(());
             }
-            return Err(classify(&bal));
+            let failure = classify(&bal);
+            if bal.status == 403 && matches!(failure.reason, Reason::ScopeMissing | Reason::Forbidden) {
+                // The key authenticated; it just may not read these two, which the syncs may
+                // never need.
+                return Err(fail(
+                    Reason::OptionalScopeMissing,
+                    format!(
+                        "the restricted key may read neither the account nor the balance, so its permissions cannot \
+                         be verified: set resource: to what the integration's syncs read ({})",
+                        failure.detail
+                    ),
+                ));
+            }
+            return Err(failure);
         }
         Err(classify(&resp))
     }
+}
+
+/// Read-only list endpoints a restricted key may be limited to (`GET /v1/<name>?limit=1`).
+const RESOURCES: &[&str] = &[
+    "customers",
+    "charges",
+    "payment_intents",
+    "invoices",
+    "subscriptions",
+    "products",
+    "prices",
+    "balance_transactions",
+    "payouts",
+    "refunds",
+    "disputes",
+    "events",
+];
+
+/// Checks the configured resource: one list request of one item.
+async fn check_resource(cx: &mut ProbeContext<'_>, resource: &str) -> Result<(), Failure> {
+    let resp = cx.send(ApiRequest::get(cx.url(&format!("/v1/{resource}?limit=1"))).main()).await?;
+    if !resp.is_success() {
+        return Err(classify(&resp));
+    }
+    let body = json_body(cx, &resp)?;
+    if text(&body, "/object") != Some("list") {
+        return Err(unexpected(cx, &resp, format!("GET /v1/{resource} did not answer a list object")));
+    }
+    Ok(())
 }
 
 fn classify(resp: &ApiResponse) -> Failure {

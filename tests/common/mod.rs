@@ -74,6 +74,8 @@ pub struct Case {
     pub auth: Option<&'static str>,
     /// The credential header value expected with that auth.
     pub header: Option<&'static str>,
+    /// Extra integration keys (YAML lines at the integration's indentation, e.g. `site: x`).
+    pub extra: Vec<&'static str>,
 }
 
 /// A case expecting `status`/`reason`.
@@ -94,6 +96,7 @@ pub fn case(name: &'static str, status: Status, reason: Reason) -> Case {
         detail: Vec::new(),
         auth: None,
         header: None,
+        extra: Vec::new(),
     }
 }
 
@@ -168,6 +171,12 @@ impl Case {
         self
     }
 
+    /// An extra integration key for this case (`resource: customers`); `{SIM}` is the mock's URL.
+    pub fn key(mut self, line: &'static str) -> Case {
+        self.extra.push(line);
+        self
+    }
+
     /// Another auth for this case, and the credential header value it sends.
     pub fn auth(mut self, auth: &'static str, header: &'static str) -> Case {
         self.auth = Some(auth);
@@ -207,7 +216,10 @@ pub async fn run(preset: &Preset, c: Case) -> (ProbeResult, Vec<RecordedRequest>
         c.routes.iter().map(|(m, p, f)| Route::fixed(m.clone(), p, fixture(preset.provider, f))).collect();
     let sim = SimServer::start(routes).await.expect("sim starts");
     let auth = c.auth.unwrap_or(preset.auth);
-    let yaml = config_yaml(preset, auth, &sim.url());
+    let mut yaml = config_yaml(preset, auth, &sim.url());
+    for line in &c.extra {
+        yaml.push_str(&format!("    {}\n", line.replace("{SIM}", &sim.url())));
+    }
     let cfg = Config::parse(&yaml, "test.yml").unwrap_or_else(|e| panic!("{}: config refused: {e}\n{yaml}", c.name));
     let r = Engine::new(1000.0).probe(&cfg.integrations[0], None).await;
     let reqs = sim.requests();
