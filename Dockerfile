@@ -1,13 +1,24 @@
 # Multi-stage build: compile with the Rust toolchain, ship a small Debian runtime with CA
-# certificates and a non-root user.
+# certificates and a non-root user. No image is published; build it yourself (README, "Container
+# image"):
 #
-#   docker build -t integration_exporter .
-#   docker run -p 10115:10115 -v $PWD/config.yml:/etc/integration_exporter/config.yml:ro integration_exporter
-#   docker run -p 10115:10115 integration_exporter demo     # no config needed
+#   docker build -t integration_exporter:dev \
+#     --build-arg GIT_REVISION=$(git rev-parse HEAD) --build-arg GIT_BRANCH=$(git rev-parse --abbrev-ref HEAD) .
+#   docker run -p 10115:10115 -v $PWD/config.yml:/etc/integration_exporter/config.yml:ro integration_exporter:dev
+#   docker run -p 10115:10115 integration_exporter:dev demo     # no config needed
+#
+# tests/e2e_dockerfile.rs rebuilds the build stage's context from the COPY lines below and runs
+# the same cargo command in it: every file the manifest needs (build.rs, the [[bench]] targets,
+# the fixtures the demo embeds) must be copied here.
 FROM rust:1-slim-bookworm AS build
+# .git is not in the build context (.dockerignore); build.rs takes the revision from these.
+ARG GIT_REVISION=unknown
+ARG GIT_BRANCH=unknown
+ENV GIT_REVISION=${GIT_REVISION} GIT_BRANCH=${GIT_BRANCH}
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+COPY benches ./benches
 COPY tests/fixtures ./tests/fixtures
 RUN cargo build --release --locked && cp target/release/integration_exporter /integration_exporter
 

@@ -49,6 +49,10 @@ pub struct Cli {
     /// Concurrent HTTP requests served; 503 beyond.
     #[arg(long = "web.max-requests", global = true, default_value_t = 40)]
     pub max_requests: usize,
+    /// Path prefix of every endpoint and link (Prometheus's flag); default: the path of
+    /// --web.external-url, else `/`.
+    #[arg(long = "web.route-prefix", global = true)]
+    pub route_prefix: Option<String>,
     /// The URL under which the exporter is reachable from outside (e.g. behind a reverse
     /// proxy), as in Prometheus: exported as `integration_exporter_external_url_info` so that
     /// alert notifications link to the integration's page.
@@ -143,24 +147,24 @@ pub fn main() -> ExitCode {
 
 async fn run(mut cli: Cli) -> ExitCode {
     if let Some(url) = cli.web_external_url.take() {
-        match parse_external_url(&url) {
-            Ok(u) => cli.web_external_url = Some(u),
-            Err(e) => {
-                eprintln!("--web.external-url: {e}");
-                return ExitCode::from(if matches!(cli.command, Some(Command::Check { .. })) { 3 } else { 1 });
-            }
-        }
+        // An invalid URL stays as given: `Flags::check` reports it with every other flag error
+        // (and --config.check with the config's errors).
+        cli.web_external_url = Some(parse_external_url(&url).unwrap_or(url));
     }
     if cli.config_check {
         return config_check(&cli);
     }
-    let shard = match cli.shard.as_deref().map(Shard::parse).transpose() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
+    // Every flag error at once, as --config.check reports them.
+    let flags = match Flags::check(&cli) {
+        Ok(f) => f,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
             return ExitCode::from(if matches!(cli.command, Some(Command::Check { .. })) { 3 } else { 1 });
         }
     };
+    let shard = flags.shard;
     match &cli.command {
         Some(Command::Check { names, output }) => check(&cli, shard, names, *output).await,
         Some(Command::Demo) => match crate::demo::start().await {
@@ -169,7 +173,7 @@ async fn run(mut cli: Cli) -> ExitCode {
                     cli.webhook_listen_address.as_deref().and_then(|a| parse_listen_address(a).ok()?.first().copied());
                 let _announcer = hook.map(|a| demo.announce_breaks(loopback(a)));
                 let source = ConfigSource::Text { text: demo.config_text.clone(), name: "<demo config>".into() };
-                let code = serve(&cli, source, shard).await;
+                let code = serve(&cli, flags, source).await;
                 drop(demo);
                 code
             }
@@ -178,12 +182,108 @@ async fn run(mut cli: Cli) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        None => serve(&cli, ConfigSource::File(cli.config_file.clone()), shard).await,
+        None => serve(&cli, flags, ConfigSource::File(cli.config_file.clone())).await,
     }
 }
 
+/// The flags start-up validates before it reads the config, parsed.
+#[derive(Debug)]
+pub struct Flags {
+    /// `--shard`.
+    pub shard: Option<Shard>,
+    /// `--web.listen-address`, each resolved.
+    pub listen: Vec<(String, Vec<SocketAddr>)>,
+    /// `--web.config.file`, loaded.
+    pub web: Option<server::web_config::WebConfig>,
+    /// `--web.route-prefix` (or the path of `--web.external-url`), normalised: empty for `/`,
+    /// else `/a/b` without a trailing slash.
+    pub route_prefix: String,
+}
+
+impl Flags {
+    /// Checks every flag start-up checks; all errors, each naming its flag.
+    pub fn check(cli: &Cli) -> Result<Flags, Vec<String>> {
+        let mut errors = Vec::new();
+        let shard = cli.shard.as_deref().map(Shard::parse).transpose().unwrap_or_else(|e| {
+            errors.push(e);
+            None
+        });
+        let mut listen = Vec::new();
+        for addr in &cli.listen_address {
+            match parse_listen_address(addr) {
+                Ok(a) => listen.push((addr.clone(), a)),
+                Err(e) => errors.push(e),
+            }
+        }
+        let web =
+            cli.web_config_file.as_deref().map(server::web_config::WebConfig::load).transpose().unwrap_or_else(|e| {
+                errors.push(e.to_string());
+                None
+            });
+        if !cli.telemetry_path.starts_with('/') {
+            errors.push(format!("--web.telemetry-path {:?}: must start with '/'", cli.telemetry_path));
+        }
+        if let Some(url) = &cli.web_external_url {
+            if let Err(e) = parse_external_url(url) {
+                errors.push(format!("--web.external-url: {e}"));
+            }
+        }
+        let route_prefix = route_prefix(cli).unwrap_or_else(|e| {
+            errors.push(e);
+            String::new()
+        });
+        if errors.is_empty() {
+            Ok(Flags { shard, listen, web, route_prefix })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The route prefix: `--web.route-prefix`, else the path of `--web.external-url`, normalised
+/// as Prometheus does (leading slash added, trailing slash dropped; `/` is no prefix).
+pub fn route_prefix(cli: &Cli) -> Result<String, String> {
+    if let Some(given) = cli.route_prefix.as_deref() {
+        return normalise_prefix(given).map_err(|why| format!("--web.route-prefix {given:?}: {why}"));
+    }
+    // An invalid external URL is reported by its own check.
+    let Some(external) = cli.web_external_url.as_deref().and_then(|u| url::Url::parse(u).ok()) else {
+        return Ok(String::new());
+    };
+    normalise_prefix(external.path()).map_err(|why| {
+        format!(
+            "--web.route-prefix (from the path of --web.external-url) {:?}: {why}; set --web.route-prefix",
+            external.path()
+        )
+    })
+}
+
+/// `ie`, `/ie/` → `/ie`; `/` and the empty string → no prefix.
+pub fn normalise_prefix(given: &str) -> Result<String, String> {
+    let trimmed = given.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = trimmed.split('/').all(|seg| {
+        !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    });
+    if !ok {
+        return Err("use path segments of letters, digits, '-', '.', '_' and '~', e.g. /integration-exporter".into());
+    }
+    Ok(format!("/{trimmed}"))
+}
+
 fn config_check(cli: &Cli) -> ExitCode {
+    // Flags first, then the config: every error of both in one run.
+    let flag_errors = Flags::check(cli).err().unwrap_or_default();
+    for e in &flag_errors {
+        eprintln!("{e}");
+    }
     match Config::load(&cli.config_file) {
+        Ok(_) if !flag_errors.is_empty() => ExitCode::from(1),
         Ok(c) => {
             let notes: usize = c.integrations.iter().map(|i| i.notes.len()).sum();
             println!(
@@ -258,8 +358,8 @@ async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: Output
     })
 }
 
-async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCode {
-    let app = match App::new(source, shard, cli.history_limit) {
+async fn serve(cli: &Cli, flags: Flags, source: ConfigSource) -> ExitCode {
+    let app = match App::new(source, flags.shard, cli.history_limit) {
         Ok(a) => a,
         Err(ConfigError::Invalid(diags)) => {
             for d in diags {
@@ -274,14 +374,7 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
         }
     };
     let mut listeners = Vec::new();
-    for addr in &cli.listen_address {
-        let addrs = match parse_listen_address(addr) {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::from(1);
-            }
-        };
+    for (addr, addrs) in &flags.listen {
         for a in addrs {
             match tokio::net::TcpListener::bind(a).await {
                 Ok(l) => listeners.push(l),
@@ -292,18 +385,12 @@ async fn serve(cli: &Cli, source: ConfigSource, shard: Option<Shard>) -> ExitCod
             }
         }
     }
-    let web = match cli.web_config_file.as_deref().map(server::web_config::WebConfig::load).transpose() {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(1);
-        }
-    };
     let options = ServerOptions {
         telemetry_path: cli.telemetry_path.clone(),
         max_requests: cli.max_requests,
         config_endpoint: !cli.disable_config_endpoint,
-        web,
+        web: flags.web,
+        route_prefix: flags.route_prefix,
     };
     if let Some(url) = &cli.web_external_url {
         app.set_external_url(url);

@@ -37,8 +37,14 @@ pub mod webhook;
 /// Version of this build, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Git revision of this build when the build environment provides one (`GIT_REVISION`), else `unknown`.
+/// Git revision of this build (set by build.rs from `GIT_REVISION` or git), else `unknown`.
 pub const REVISION: &str = match option_env!("GIT_REVISION") {
     Some(r) => r,
+    None => "unknown",
+};
+
+/// Git branch of this build (set by build.rs from `GIT_BRANCH` or git), else `unknown`.
+pub const BRANCH: &str = match option_env!("GIT_BRANCH") {
+    Some(b) => b,
     None => "unknown",
 };

@@ -420,7 +420,7 @@ impl ExporterCollector {
             enc,
             "integration_exporter_build_info",
             "Build information; always 1.",
-            vec![("version", crate::VERSION), ("revision", crate::REVISION)],
+            vec![("version", crate::VERSION), ("revision", crate::REVISION), ("branch", crate::BRANCH)],
             1.0,
         )?;
         if let Some(url) = &e.external_url {

@@ -124,7 +124,8 @@ async fn the_external_url_is_exported_for_alert_links() {
     let file = config(&dir, &upstream.uri());
 
     let exporter = ChildExporter::start(&file, &["--web.external-url", "https://example.test/ie/"], &[]);
-    let (_, _, text) = get(&exporter.url("/metrics"), None).await;
+    // As in Prometheus, the route prefix defaults to the external URL's path.
+    let (_, _, text) = get(&exporter.url("/ie/metrics"), None).await;
     let m = parse_metrics(&text);
     assert_eq!(
         value(&m, "integration_exporter_external_url_info", &[("external_url", "https://example.test/ie")]),

@@ -45,22 +45,33 @@ fn assert_one(yaml: &str, line: u64, column: u64, needles: &[&str]) {
 
 #[test]
 fn unknown_key_at_top_level() {
-    assert_one(&format!("bogus: 1\n{OK_INTEGRATION}"), 1, 1, &["unknown field `bogus`", "global, integrations"]);
+    assert_one(&format!("bogus: 1\n{OK_INTEGRATION}"), 1, 1, &["unknown key \"bogus\"", "global, integrations"]);
 }
 
 #[test]
 fn unknown_key_in_global() {
-    assert_one(&format!("global:\n  intervl: 5s\n{OK_INTEGRATION}"), 2, 3, &["unknown field `intervl`", "interval"]);
+    assert_one(
+        &format!("global:\n  intervl: 5s\n{OK_INTEGRATION}"),
+        2,
+        3,
+        &["global: unknown key \"intervl\"", "did you mean \"interval\"?"],
+    );
 }
 
 #[test]
 fn unknown_key_in_integration() {
-    assert_one(&format!("{OK_INTEGRATION}    colour: red\n"), 7, 5, &["unknown field `colour`", "base_url"]);
+    assert_one(
+        &format!("{OK_INTEGRATION}    colour: red\n"),
+        7,
+        5,
+        &["integration \"a\": unknown key \"colour\"", "base_url"],
+    );
 }
 
 #[test]
 fn unknown_key_in_auth() {
-    // serde buffers an internally tagged enum, so the location is the `auth:` key itself.
+    // At the key itself (serde, reading a tagged enum, used to point at `auth:`), naming the
+    // nearest valid key of this auth type.
     let yaml = "integrations:
   - name: a
     provider: http
@@ -71,13 +82,13 @@ fn unknown_key_in_auth() {
       tokn: y
     check: {path: /x}
 ";
-    assert_one(yaml, 5, 5, &["unknown field `tokn`", "token, token_file"]);
+    assert_one(yaml, 8, 7, &["unknown key \"tokn\"", "did you mean \"token\"?", "type, token, token_file"]);
 }
 
 #[test]
 fn unknown_auth_type_lists_valid_ones() {
     let yaml = OK_INTEGRATION.replace("{type: bearer, token: x}", "{type: apikey, token: x}");
-    assert_one(&yaml, 5, 12, &["unknown variant `apikey`", "bearer, basic, header, oauth2_client_credentials"]);
+    assert_one(&yaml, 5, 18, &["unknown auth type \"apikey\"", "bearer, basic, header, oauth2_client_credentials"]);
 }
 
 #[test]
@@ -281,7 +292,7 @@ fn malformed_yaml() {
     assert_one("global:\n  interval: 5s\n   timeout: 1s\n", 3, 11, &["mapping values are not allowed"]);
     assert_one("integrations:\n  - name: \"unterminated\n", 2, 11, &["unclosed quote"]);
     assert_one("global:\n\tinterval: 5s\n", 2, 2, &["tabs"]);
-    assert_one("integrations: {a: 1}\n", 1, 15, &["expected sequence"]);
+    assert_one("integrations: {a: 1}\n", 1, 15, &["integrations: expected a list of integrations, found a mapping"]);
 }
 
 #[test]
@@ -379,12 +390,17 @@ integrations:
 
 #[test]
 fn max_concurrency_and_rate_may_not_be_overridden_per_integration() {
-    assert_one(&format!("{OK_INTEGRATION}    max_concurrency: 3\n"), 7, 5, &["unknown field `max_concurrency`"]);
+    assert_one(
+        &format!("{OK_INTEGRATION}    max_concurrency: 3\n"),
+        7,
+        5,
+        &["unknown key \"max_concurrency\"", "only under global:"],
+    );
     assert_one(
         &format!("{OK_INTEGRATION}    requests_per_second_per_host: 3\n"),
         7,
         5,
-        &["unknown field `requests_per_second_per_host`"],
+        &["unknown key \"requests_per_second_per_host\"", "only under global:"],
     );
 }
 
@@ -522,4 +538,190 @@ async fn check_subcommand_exit_codes_and_json() {
     let (code, _, err) = timed(args(&["no-such-integration"])).await;
     assert_eq!(code, 3);
     assert!(err.contains("unknown integration"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every error in one run, each at its key or value, never quoting a secret.
+
+/// Ten different mistakes spread through one file, with where each must be reported. Lines
+/// marked "fine" are not mistakes: a plain scalar where text is expected is that text.
+const TEN_MISTAKES: &str = "global:
+  intervl: 5m
+  retries: three
+integrations:
+  - name: stripe-prod
+    provider: stripe
+    auth:
+      type: bearer
+      tokn_file: /run/secrets/stripe
+  - name: hubspot
+    provider: hubspot
+    interval: 10 minutes
+    auth: {type: bearer, token: y}
+  - name: sf
+    provider: salesforse
+    auth:
+      type: oauth2_client_credentials
+      client_id: 1234567890.1234567890
+      client_secret: {v: hunter2-secret-value}
+  - name: legacy
+    provider: http
+    base_url: http://127.0.0.1:1
+    auth: {type: basic, username: admin, password: 31337424242}
+    check: {path: /x, expect_status: [200, ok]}
+  - name: gh
+    provider: github
+    auth: {type: apikey, token: ghp_secretvalue1}
+  - name: gh
+    provider: github
+    timeout: 0s
+    auth: {type: bearer, token: ghp_secretvalue2}
+";
+
+/// (line, column, words the message must contain) of each mistake in [`TEN_MISTAKES`].
+const TEN_EXPECTED: [(u64, u64, &[&str]); 10] = [
+    (2, 3, &["global: unknown key \"intervl\"", "did you mean \"interval\"?"]),
+    (3, 12, &["global.retries: expected a whole number, found text"]),
+    (9, 7, &["integration \"stripe-prod\"", "unknown key \"tokn_file\"", "did you mean \"token_file\"?"]),
+    (12, 15, &["integration \"hubspot\": interval: invalid duration"]),
+    (15, 15, &["unknown provider \"salesforse\"", "did you mean \"salesforce\"?"]),
+    (19, 22, &["integration \"sf\": auth.client_secret: expected text, found a mapping"]),
+    (24, 44, &["integration \"legacy\": check.expect_status[1]: expected a whole number, found text"]),
+    (27, 18, &["unknown auth type \"apikey\"", "bearer, basic"]),
+    (28, 11, &["duplicate integration name \"gh\""]),
+    (30, 14, &["timeout must be greater than zero"]),
+];
+
+const SECRETS_IN_TEN: [&str; 5] =
+    ["hunter2-secret-value", "31337424242", "ghp_secretvalue1", "ghp_secretvalue2", "1234567890.1234567890"];
+
+#[track_caller]
+fn assert_ten(path: &str, report: &str) {
+    let lines: Vec<&str> = report.lines().filter(|l| l.starts_with(path)).collect();
+    assert_eq!(lines.len(), 10, "ten errors, one per mistake:\n{report}");
+    for ((line, column, needles), shown) in TEN_EXPECTED.iter().zip(&lines) {
+        assert!(shown.starts_with(&format!("{path}:{line}:{column}: ")), "expected {line}:{column}, got {shown}");
+        for n in *needles {
+            assert!(shown.contains(n), "{shown:?} lacks {n:?}");
+        }
+    }
+    for secret in SECRETS_IN_TEN {
+        assert!(!report.contains(secret), "a secret value is echoed:\n{report}");
+    }
+}
+
+#[test]
+fn config_check_reports_ten_mistakes_at_their_keys_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(&dir, "ten.yml", TEN_MISTAKES);
+    let path = bad.display().to_string();
+    let (code, out, err) = run(&["--config.check", "--config.file", &path]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_ten(&path, &err);
+    // Start-up reports the same ten and does not start.
+    let (code, out, err) = run(&["--config.file", &path, "--web.listen-address", "127.0.0.1:0"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_ten(&path, &err);
+    assert!(!err.contains("listening"), "{err}");
+}
+
+#[tokio::test]
+async fn reload_reports_every_mistake_and_keeps_the_running_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "c.yml", OK_INTEGRATION);
+    let source = integration_exporter::app::ConfigSource::File(file.clone());
+    let app = integration_exporter::app::App::new(source, None, 10).unwrap();
+    std::fs::write(&file, TEN_MISTAKES).unwrap();
+    match app.reload().await {
+        Err(e @ ConfigError::Invalid(_)) => assert_ten(&file.display().to_string(), &e.to_string()),
+        other => panic!("reload must refuse the file: {other:?}"),
+    }
+    assert_eq!(app.config().integrations.len(), 1, "the running config stays");
+}
+
+#[test]
+fn plain_scalars_are_text_where_text_is_expected() {
+    use integration_exporter::config::{Auth, SecretSource};
+    use secrecy::ExposeSecret;
+    let yaml = OK_INTEGRATION.replace("{type: bearer, token: x}", "{type: bearer, token: y}");
+    let config = Config::parse(&yaml, "t.yml").expect("`token: y` is the text y");
+    let Auth::Bearer { token: SecretSource::Inline(t) } = &config.integrations[0].auth else { panic!("inline bearer") };
+    assert_eq!(t.expose_secret(), "y");
+    let yaml = OK_INTEGRATION
+        .replace("{type: bearer, token: x}", "{type: basic, username: 1234567890.1234567890, password: 31337424242}");
+    let config = Config::parse(&yaml, "t.yml").expect("numbers are text where text is expected");
+    let Auth::Basic { username, password: SecretSource::Inline(p) } = &config.integrations[0].auth else {
+        panic!("basic")
+    };
+    assert_eq!((username.as_str(), p.expose_secret()), ("1234567890.1234567890", "31337424242"));
+}
+
+#[test]
+fn a_wrong_type_names_the_field_and_the_type_never_the_value() {
+    let yaml = OK_INTEGRATION.replace("{type: bearer, token: x}", "{type: bearer, token: [sk_live_0123456789]}");
+    assert_one(&yaml, 5, 33, &["integration \"a\": auth.token: expected text, found a list"]);
+    assert!(!diags(&yaml)[0].to_string().contains("sk_live"));
+    let d = diags("global:\n  retries: 31337424242.5\n");
+    assert_eq!((d[0].line, d[0].column), (2, 12));
+    assert!(d[0].message.contains("global.retries: expected a whole number, found a number"), "{}", d[0]);
+    assert!(!d[0].to_string().contains("31337424242"), "{}", d[0]);
+}
+
+#[test]
+fn config_check_validates_every_flag_start_up_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(&dir, "good.yml", OK_INTEGRATION);
+    let web = write(&dir, "web.yml", "tls_server_config:\n  cert_file: /nonexistent/cert.pem\n");
+    let good = good.to_str().unwrap();
+    let flags = [
+        "--shard",
+        "3/3",
+        "--web.listen-address",
+        ":99999",
+        "--web.config.file",
+        web.to_str().unwrap(),
+        "--web.route-prefix",
+        "/a/../b",
+    ];
+    let (code, out, err) = run(&[&["--config.check", "--config.file", good][..], &flags[..]].concat());
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!out.contains("OK"), "{out}");
+    for needle in [
+        "--shard (INTEGRATION_EXPORTER_SHARD) \"3/3\"",
+        "--web.listen-address \":99999\"",
+        "web.yml",
+        "--web.route-prefix",
+    ] {
+        assert!(err.contains(needle), "{needle} not reported:\n{err}");
+    }
+    // Start-up refuses the same flags, all reported at once, and does not start.
+    let (code, _, err_start) = run(&[&["--config.file", good][..], &flags[..]].concat());
+    assert_eq!(code, 1);
+    assert_eq!(
+        err_start.lines().filter(|l| l.starts_with("--") || l.contains("web.yml")).count(),
+        err.lines().filter(|l| l.starts_with("--") || l.contains("web.yml")).count(),
+        "{err_start}\n---\n{err}"
+    );
+    // With valid flags the summary is printed; the config's errors come with the flags' errors.
+    let (code, out, _) = run(&["--config.check", "--config.file", good, "--shard", "2/3"]);
+    assert_eq!((code, out.contains("OK")), (0, true), "{out}");
+    let bad = write(&dir, "bad.yml", "global:\n  interval: 0s\n");
+    let (code, _, err) = run(&["--config.check", "--config.file", bad.to_str().unwrap(), "--shard", "3/3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--shard") && err.contains("bad.yml:2:13"), "{err}");
+}
+
+#[test]
+fn keys_of_one_auth_type_are_refused_under_another_and_checked_by_type() {
+    let yaml =
+        OK_INTEGRATION.replace("{type: bearer, token: x}", "{type: bearer, token: x, refresh_token_rotates: false}");
+    assert_one(&yaml, 5, 36, &["auth (type bearer): unknown key \"refresh_token_rotates\"", "type, token, token_file"]);
+    let yaml = OK_INTEGRATION.replace(
+        "{type: bearer, token: x}",
+        "{type: oauth2_refresh_token, token_url: http://127.0.0.1:1/t, client_id: c, refresh_token: r, refresh_token_rotates: maybe}",
+    );
+    let d = diags(&yaml);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].message.contains("auth.refresh_token_rotates: expected true or false, found text"), "{}", d[0]);
+    assert_eq!(d[0].line, 5);
 }

@@ -714,6 +714,8 @@ async fn shipped_rules_page_a_revoked_credential_within_90s_and_dashboard_querie
             "--config.file=exporter.yml".into(),
             format!("--web.listen-address={revocation_addr}"),
             "--web.external-url=https://example.test/ie".into(),
+            // The proxy at example.test strips /ie; the exporter serves at its root.
+            "--web.route-prefix=/".into(),
         ],
     );
     let revocation_metrics = format!("http://{revocation_addr}/metrics");

@@ -38,6 +38,7 @@ fn config(api: &str) -> String {
                 "      scopes: {header: X-Scopes, separator: \",\"}\n    scopes:\n      required: [read, admin]\n",
             ),
             "delta-expiring" => out.push_str("      expiry: {header: X-Expires, format: unix}\n"),
+            "alpha-ok" => out.push_str("    labels: {tier: gold}\n"),
             _ => {}
         }
     }
@@ -47,6 +48,11 @@ fn config(api: &str) -> String {
 /// Starts the simulated API (`zeta-flap` is healthy on its first probe, then expired) and
 /// the exporter's HTTP server on free loopback ports.
 async fn start() -> Harness {
+    start_with(ServerOptions::default()).await
+}
+
+/// [`start`] with server options (a route prefix, no /config).
+async fn start_with(options: ServerOptions) -> Harness {
     let flaps = Arc::new(AtomicUsize::new(0));
     let routes = vec![
         Route::fixed(http::Method::GET, "/alpha-ok/me", Fixture::json(200, json!({"id": "alpha"}))),
@@ -87,7 +93,7 @@ async fn start() -> Harness {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = ServerState::new(app.clone(), ServerOptions::default());
+    let state = ServerState::new(app.clone(), options);
     tokio::spawn(serve(listener, state, async move {
         let _ = stopped.await;
     }));
@@ -180,7 +186,7 @@ async fn page_lists_every_integration_with_status_reason_and_details() {
         let gamma = row(&page, "gamma-hostile");
         assert!(gamma.contains("data-status=\"error\"") && gamma.contains("Token expired"));
 
-        // Probe-now control, debug link and expandable history, newest first, marking changes.
+        // Probe-now control, details and debug links, and a strip of recent results.
         for name in NAMES {
             let r = row(&page, name);
             assert!(
@@ -188,19 +194,34 @@ async fn page_lists_every_integration_with_status_reason_and_details() {
                 "probe-now form for {name}"
             );
             assert!(r.contains(&format!("href=\"/probe?target={name}&amp;debug=true\"")), "debug link for {name}");
-            assert!(r.contains("<details>"), "history for {name}");
+            assert!(r.contains(&format!("href=\"/integrations/{name}\"")), "page link for {name}");
+            assert!(r.contains("<ol class=\"strip\""), "history strip for {name}");
+            assert!(r.contains("runbook.md#"), "runbook link on the reason of {name}");
         }
         let zeta = row(&page, "zeta-flap");
-        assert!(zeta.contains("History · 2 probes, 1 status change"), "{zeta}");
-        let newest = zeta.find("status changed from healthy").expect("newest entry marks the change");
-        let oldest = zeta.find("first result").expect("oldest entry");
-        assert!(newest < oldest, "history is newest first");
+        assert_eq!(zeta.matches("<li class=\"s ").count(), 2, "one mark per kept probe: {zeta}");
+        assert!(zeta.contains("<strong>50%</strong> up over 2 probes"), "uptime over the kept history: {zeta}");
+        // Oldest left: the first mark is the healthy one, the second (newest) the change.
+        let healthy = zeta.find("<li class=\"s healthy").expect("healthy mark");
+        let changed = zeta.find("<li class=\"s error changed\"").expect("the change is marked");
+        assert!(healthy < changed, "the strip runs oldest to newest");
+        assert!(zeta.contains("title=\"just now · Error · "), "each mark names its time, status and reason");
 
-        // Summary counts and links.
+        // The integration's own page: full history newest first, the change highlighted.
+        let (status, one, _) = h.get("/integrations/zeta-flap").await;
+        assert_eq!(status, 200);
+        h.assert_no_secret("/integrations/zeta-flap", &one);
+        let newest = one.find("<tr class=\"changed\"").expect("a highlighted change");
+        let from = one.find("from healthy").expect("the change names the status before");
+        let oldest = one.find("first kept").expect("oldest entry");
+        assert!(newest < from && from < oldest, "history is newest first");
+
+        // Summary counts, each a link to the list filtered by its status.
         let counts: Vec<(&str, usize)> = vec![("error", 3), ("warning", 1), ("healthy", 1), ("unknown", 0)];
         for (status, n) in counts {
-            let card = format!("<div class=\"card {status}\"><div class=\"count\">{n}</div>");
-            assert!(page.contains(&card), "summary card {card}");
+            let card = format!("<a class=\"card {status}\" href=\"/?status={status}\"");
+            let at = page.find(&card).unwrap_or_else(|| panic!("summary card {card}"));
+            assert!(page[at..].contains(&format!("<div class=\"count\">{n}</div>")), "count of {status}");
         }
         for link in ["href=\"/metrics\"", "href=\"/config\"", "href=\"/api/v1/integrations\""] {
             assert!(page.contains(link), "{link}");
@@ -350,6 +371,101 @@ async fn probe_now_redirects_forms_and_answers_json_with_cache_rules() {
         let (status, _, headers) = h.get("/api/v1/integrations/alpha-ok/probe").await;
         assert_eq!(status, 405);
         assert_eq!(headers["allow"], "POST");
+    })
+    .await;
+}
+
+/// The names whose rows a page lists, in order.
+fn listed(page: &str) -> Vec<&str> {
+    page.split("data-integration=\"").skip(1).filter_map(|rest| rest.split('"').next()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_by_status_provider_and_label_from_the_query() {
+    bounded(async {
+        let h = start().await;
+        h.probe_all().await;
+        h.app.probe("zeta-flap", None).await.expect("second probe");
+        let cases: [(&str, &[&str]); 7] = [
+            ("/", &["beta-scope", "gamma-hostile", "zeta-flap", "delta-expiring", "alpha-ok"]),
+            ("/?status=error", &["beta-scope", "gamma-hostile", "zeta-flap"]),
+            ("/?status=error&status=warning", &["beta-scope", "gamma-hostile", "zeta-flap", "delta-expiring"]),
+            ("/?provider=http&status=healthy", &["alpha-ok"]),
+            ("/?label=tier%3Dgold", &["alpha-ok"]),
+            ("/?label=tier%3Dgold&status=error", &[]),
+            ("/?provider=stripe", &[]),
+        ];
+        for (path, expected) in cases {
+            let (status, page, _) = h.get(path).await;
+            assert_eq!(status, 200, "{path}");
+            assert_eq!(listed(&page), expected, "{path}");
+            if expected.is_empty() {
+                assert!(page.contains("No integration matches this filter."), "{path}");
+            }
+        }
+        // The summary still counts everything, and the filter form shows the filter in use.
+        let (_, page, _) = h.get("/?status=error").await;
+        assert!(page.contains("<div class=\"count\">1</div><div class=\"what\">Healthy"), "summary counts all");
+        assert!(page.contains("<option value=\"error\" selected>"), "the form shows the filter");
+        assert!(page.contains("showing 3 of 5"));
+        // A label is a link to the list filtered by it.
+        assert!(row(&page, "beta-scope").contains("href=\"/?label=team%3D%3Cimg"), "label filter link");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integration_page_shows_reason_steps_scopes_history_config_and_probe_now() {
+    bounded(async {
+        let h = start().await;
+        h.probe_all().await;
+        let (status, page, headers) = h.get("/integrations/beta-scope").await;
+        assert_eq!(status, 200);
+        assert!(headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+        h.assert_no_secret("/integrations/beta-scope", &page);
+        assert!(!page.contains("<script"));
+        assert!(page.contains("<span class=\"pill error\">"), "status");
+        assert!(page.contains("Missing scope<strong> admin</strong>"), "reason with specifics");
+        assert!(page.contains("runbook.md#scope_missing\""), "runbook section of the reason");
+        assert!(page.contains("<ol class=\"steps\"><li class=\"\"><code>GET "), "the last probe's steps: {page}");
+        assert!(page.contains("<span class=\"scope granted\">read</span>"), "granted scope");
+        assert!(page.contains("<span class=\"scope missing-req\">admin</span>"), "missing scope");
+        assert!(page.contains("<table class=\"hist\">"), "history table");
+        assert!(page.contains("<pre class=\"config\">") && page.contains("&lt;secret&gt;"), "redacted config");
+        assert!(page.contains("action=\"/api/v1/integrations/beta-scope/probe?return=integration\""), "probe now");
+        let (_, delta, _) = h.get("/integrations/delta-expiring").await;
+        assert!(delta.contains("in 2d 1h") || delta.contains("in 2d 0h"), "expiry");
+
+        // Probe now from this page comes back to this page.
+        let resp = h
+            .http
+            .post(format!("{}/api/v1/integrations/alpha-ok/probe?return=integration", h.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .expect("POST");
+        assert_eq!(resp.status().as_u16(), 303);
+        let location = resp.headers()["location"].to_str().unwrap().to_string();
+        assert!(location.starts_with("/integrations/alpha-ok?probed=alpha-ok"), "{location}");
+        let (status, page, _) = h.get(&location).await;
+        assert_eq!(status, 200);
+        assert!(page.contains("alpha-ok</strong>"), "note after the probe");
+
+        let (status, page, _) = h.get("/integrations/no-such-thing").await;
+        assert_eq!(status, 404);
+        assert!(page.contains("No such integration"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integration_page_leaves_the_config_out_when_the_config_endpoint_is_off() {
+    bounded(async {
+        let h = start_with(ServerOptions { config_endpoint: false, ..ServerOptions::default() }).await;
+        let (status, page, _) = h.get("/integrations/alpha-ok").await;
+        assert_eq!(status, 200);
+        assert!(!page.contains("<pre class=\"config\">"), "no config when /config is disabled");
+        assert!(!page.contains("/config\""), "no link to /config");
     })
     .await;
 }

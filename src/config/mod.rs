@@ -7,6 +7,7 @@
 
 pub mod duration;
 mod raw;
+pub mod schema;
 pub mod secret;
 pub mod view;
 
@@ -329,24 +330,41 @@ impl Config {
         Config::parse(&text, &path.display().to_string())
     }
 
-    /// Validates config text; `file` names it in messages.
+    /// Validates config text; `file` names it in messages. Every problem in the file is
+    /// reported in one pass: the schema pass (unknown keys, wrong types, missing keys, bad
+    /// durations) on the YAML tree, then the semantic checks on everything the schema pass left.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let raw: RawFile = serde_saphyr::from_str(text).map_err(|e| {
-            let loc = e.location();
-            ConfigError::Invalid(vec![Diagnostic {
-                file: file.to_string(),
-                line: loc.map(|l| l.line()).unwrap_or(0),
-                column: loc.map(|l| l.column()).unwrap_or(0),
-                message: plain_parse_message(&e),
-            }])
-        })?;
-        let mut v = Validator { file, diags: Vec::new() };
-        let config = v.config(raw);
-        if v.diags.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError::Invalid(v.diags))
+        let diag =
+            |line: u64, column: u64, message: String| Diagnostic { file: file.to_string(), line, column, message };
+        let schema = schema::check(text);
+        let mut diags: Vec<Diagnostic> =
+            schema.problems.iter().map(|(at, message)| diag(at.line, at.column, message.clone())).collect();
+        // Blanking keeps every line and column, so serde's and the validator's positions still
+        // point into the file as written.
+        let cleaned =
+            if schema.blank.is_empty() { None } else { Some(schema::blank_out(text, &schema.blank, &schema.fill)) };
+        match serde_saphyr::from_str::<RawFile>(cleaned.as_deref().unwrap_or(text)) {
+            Ok(raw) => {
+                let mut v = Validator { file, diags: Vec::new() };
+                let config = v.config(raw);
+                let spoiled = |d: &Diagnostic| schema.spoiled.iter().any(|p| (p.line, p.column) == (d.line, d.column));
+                diags.extend(v.diags.into_iter().filter(|d| !spoiled(d)));
+                if diags.is_empty() {
+                    return Ok(config);
+                }
+            }
+            Err(e) => {
+                let loc = e.location();
+                let at = (loc.map(|l| l.line()).unwrap_or(0), loc.map(|l| l.column()).unwrap_or(0));
+                // What serde finds after the schema pass is new only when it is somewhere else.
+                if !diags.iter().any(|d| (d.line, d.column) == at) {
+                    diags.push(diag(at.0, at.1, plain_parse_message(&e)));
+                }
+            }
         }
+        diags.sort_by_key(|d| (d.line, d.column));
+        diags.dedup();
+        Err(ConfigError::Invalid(diags))
     }
 
     /// Looks an integration up by name.
@@ -388,10 +406,26 @@ fn plain_parse_message(e: &serde_saphyr::Error) -> String {
         "invalid f64" | "invalid f32" => "expected a number here",
         other => other,
     };
-    match message.split_once(", set DuplicateKeyPolicy") {
+    let message = match message.split_once(", set DuplicateKeyPolicy") {
         Some((head, _)) => format!("{head}; each key may appear only once in a mapping, remove one of them"),
         None => message.to_string(),
+    };
+    without_quoted_values(&message)
+}
+
+/// serde quotes a value of the wrong type between backticks ("invalid type: integer `123`");
+/// the value may be a secret, so the quoted part is dropped and only its type stays.
+fn without_quoted_values(message: &str) -> String {
+    if !message.starts_with("invalid type") && !message.starts_with("invalid value") {
+        return message.to_string();
     }
+    let mut out = String::new();
+    for (i, part) in message.split('`').enumerate() {
+        if i % 2 == 0 {
+            out.push_str(part);
+        }
+    }
+    out.replace("  ", " ").replace(" ,", ",")
 }
 
 /// The static auth types a provider accepts, for advice ("bearer", or "header" for Shopify).
@@ -446,7 +480,8 @@ impl Validator<'_> {
         let mut seen = HashSet::new();
         let mut integrations = Vec::new();
         for item in raw.integrations {
-            let name = &item.value.name;
+            // A missing name was reported by the schema pass.
+            let Some(name) = &item.value.name else { continue };
             let duplicate = !seen.insert(name.value.clone());
             if duplicate {
                 self.error(
@@ -563,29 +598,37 @@ impl Validator<'_> {
 
     fn integration(&mut self, raw: RawIntegration, global: &GlobalConfig) -> Option<IntegrationConfig> {
         let errors_before = self.diags.len();
-        let name = raw.name.value.clone();
+        let raw_name = raw.name.as_ref()?;
+        let name = raw_name.value.clone();
         let name_ok =
             !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !name_ok {
             self.error(
-                raw.name.referenced,
+                raw_name.referenced,
                 format!("integration name {name:?} is invalid; use only letters, digits, '_', '.' and '-'"),
             );
         }
         let ctx = format!("integration {name:?}");
-        let provider = match providers::lookup(&raw.provider.value) {
-            Some(p) => Some(p),
-            None => {
+        // A missing provider or auth was reported by the schema pass; the rest is still checked.
+        let provider_at = raw.provider.as_ref().map(|p| p.referenced).unwrap_or(raw_name.referenced);
+        let provider = match raw.provider.as_ref().map(|p| (providers::lookup(&p.value), p)) {
+            Some((Some(p), _)) => Some(p),
+            Some((None, raw_provider)) => {
+                let names = providers::names();
+                let hint = schema::nearest(&raw_provider.value, &names)
+                    .map(|n| format!("did you mean {n:?}? "))
+                    .unwrap_or_default();
                 self.error(
-                    raw.provider.referenced,
+                    raw_provider.referenced,
                     format!(
-                        "{ctx}: unknown provider {:?}; valid providers are: {}",
-                        raw.provider.value,
-                        providers::names().join(", ")
+                        "{ctx}: unknown provider {:?}; {hint}valid providers are: {}",
+                        raw_provider.value,
+                        names.join(", ")
                     ),
                 );
                 None
             }
+            None => None,
         };
         let mut settings = global.defaults.clone();
         self.settings(&mut settings, settings_refs!(raw, &ctx));
@@ -594,19 +637,20 @@ impl Validator<'_> {
             self.labels(own, &format!("{ctx}: labels"));
             labels.extend(own.value.clone());
         }
-        let auth = self.auth(&raw.auth, provider, &ctx);
-        let base_url = provider.and_then(|p| self.base_url(raw.base_url.as_ref(), p, &ctx, raw.provider.referenced));
+        let auth = raw.auth.as_ref().and_then(|a| self.auth(a, provider, &ctx));
+        let base_url = provider.and_then(|p| self.base_url(raw.base_url.as_ref(), p, &ctx, provider_at));
         let scopes = raw
             .scopes
             .as_ref()
             .map(|s| ScopeConfig { required: s.value.required.clone(), optional: s.value.optional.clone() })
             .unwrap_or_default();
         let tls = self.tls(raw.tls.as_ref(), &ctx);
-        let check = self.check(raw.check.as_ref(), provider, &ctx, raw.provider.referenced);
-        let webhook = raw.webhook.as_ref().and_then(|w| {
+        let check = self.check(raw.check.as_ref(), provider, &ctx, provider_at);
+        // A missing provider was reported by the schema pass: its webhook block is not checked.
+        let webhook = raw.webhook.as_ref().zip(raw.provider.as_ref()).and_then(|(w, p)| {
             let v = &w.value;
             let (secret, file, account) = (v.secret.as_deref(), v.secret_file.as_deref(), v.account.as_deref());
-            crate::webhook::WebhookConfig::from_raw(secret, file, account, &raw.provider.value)
+            crate::webhook::WebhookConfig::from_raw(secret, file, account, &p.value)
                 .map_err(|m| self.error(w.referenced, format!("{ctx}: webhook: {m}")))
                 .ok()
         });
@@ -627,10 +671,8 @@ impl Validator<'_> {
                 "TLS certificate verification is disabled for this integration (tls.insecure_skip_verify)".into(),
             );
         }
-        let rotates = match &raw.auth.value {
-            RawAuth::Oauth2RefreshToken { refresh_token_rotates, .. } => *refresh_token_rotates,
-            _ => None,
-        };
+        // The schema pass allows the key only with type oauth2_refresh_token.
+        let rotates = raw.auth.as_ref().and_then(|a| a.value.refresh_token_rotates);
         let options = ProviderOptions {
             resource: raw.resource.as_ref().map(|r| r.value.clone()),
             site: raw.site.as_ref().map(|s| s.value.clone()),
@@ -660,7 +702,8 @@ impl Validator<'_> {
                     providers::RefusedKey::Site => raw.site.as_ref().map(|s| s.referenced),
                     providers::RefusedKey::Auth => None,
                 }
-                .unwrap_or(raw.auth.referenced);
+                .or(raw.auth.as_ref().map(|a| a.referenced))
+                .unwrap_or(raw_name.referenced);
                 self.error(at, format!("{ctx}: {}", refusal.message));
                 return None;
             }
@@ -738,6 +781,8 @@ impl Validator<'_> {
         let text = match (raw, provider.and_then(|p| p.default_token_url())) {
             (Some(t), _) => t.clone(),
             (None, Some(d)) => d.to_string(),
+            // An unknown provider was reported already; whether it has a default is unknown.
+            (None, None) if provider.is_none() => return None,
             (None, None) => {
                 self.error(at, format!("{ctx}: auth needs token_url (this provider has no default token endpoint)"));
                 return None;
@@ -748,40 +793,33 @@ impl Validator<'_> {
 
     fn auth(&mut self, raw: &Spanned<RawAuth>, provider: Option<&'static dyn Provider>, ctx: &str) -> Option<Auth> {
         let at = raw.referenced;
-        let auth = match &raw.value {
-            RawAuth::Bearer { token, token_file } => {
-                Auth::Bearer { token: self.secret(token, token_file, "token", ctx, at)? }
-            }
-            RawAuth::Basic { username, password, password_file } => Auth::Basic {
-                username: username.clone(),
-                password: self.secret(password, password_file, "password", ctx, at)?,
+        let r = &raw.value;
+        // The schema pass reported a missing or unknown type and missing required keys.
+        let auth = match r.kind.as_ref()?.value.as_str() {
+            "bearer" => Auth::Bearer { token: self.secret(&r.token, &r.token_file, "token", ctx, at)? },
+            "basic" => Auth::Basic {
+                username: r.username.clone()?,
+                password: self.secret(&r.password, &r.password_file, "password", ctx, at)?,
             },
-            RawAuth::Header { name, value, value_file } => {
+            "header" => {
+                let name = r.name.as_deref()?;
                 let Ok(header) = http::HeaderName::from_bytes(name.as_bytes()) else {
                     self.error(at, format!("{ctx}: auth.name {name:?} is not a valid HTTP header name"));
                     return None;
                 };
-                Auth::Header { name: header, value: self.secret(value, value_file, "value", ctx, at)? }
+                Auth::Header { name: header, value: self.secret(&r.value, &r.value_file, "value", ctx, at)? }
             }
-            RawAuth::Oauth2ClientCredentials { token_url, client_id, client_secret, client_secret_file, scopes } => {
-                let token_url = self.token_url(token_url, provider, ctx, at);
-                let secret = self.secret(client_secret, client_secret_file, "client_secret", ctx, at);
+            "oauth2_client_credentials" => {
+                let token_url = self.token_url(&r.token_url, provider, ctx, at);
+                let secret = self.secret(&r.client_secret, &r.client_secret_file, "client_secret", ctx, at);
                 Auth::OAuth2ClientCredentials {
                     token_url: token_url?,
-                    client_id: client_id.clone(),
+                    client_id: r.client_id.clone()?,
                     client_secret: secret?,
-                    scopes: scopes.clone(),
+                    scopes: r.scopes.clone().unwrap_or_default(),
                 }
             }
-            RawAuth::Oauth2RefreshToken {
-                token_url,
-                client_id,
-                client_secret,
-                client_secret_file,
-                refresh_token,
-                refresh_token_file,
-                refresh_token_rotates: _,
-            } => {
+            "oauth2_refresh_token" => {
                 if let Some(p) = provider {
                     if let Some(why) = p.refresh_token_rotation() {
                         self.error(
@@ -795,19 +833,20 @@ impl Validator<'_> {
                         return None;
                     }
                 }
-                let token_url = self.token_url(token_url, provider, ctx, at);
-                let secret = match (client_secret, client_secret_file) {
+                let token_url = self.token_url(&r.token_url, provider, ctx, at);
+                let secret = match (&r.client_secret, &r.client_secret_file) {
                     (None, None) => None,
-                    _ => Some(self.secret(client_secret, client_secret_file, "client_secret", ctx, at)?),
+                    _ => Some(self.secret(&r.client_secret, &r.client_secret_file, "client_secret", ctx, at)?),
                 };
-                let refresh = self.secret(refresh_token, refresh_token_file, "refresh_token", ctx, at);
+                let refresh = self.secret(&r.refresh_token, &r.refresh_token_file, "refresh_token", ctx, at);
                 Auth::OAuth2RefreshToken {
                     token_url: token_url?,
-                    client_id: client_id.clone(),
+                    client_id: r.client_id.clone()?,
                     client_secret: secret,
                     refresh_token: refresh?,
                 }
             }
+            _ => return None,
         };
         if let Some(p) = provider {
             if !p.auth_types().contains(&auth.auth_type()) {
@@ -879,17 +918,16 @@ impl Validator<'_> {
                 }
             },
         };
-        if !raw.path.value.starts_with('/') {
-            self.error(
-                raw.path.referenced,
-                format!("{ctx}: check.path must start with '/' (it is appended to base_url)"),
-            );
+        // A missing path was reported by the schema pass.
+        let path = raw.path.as_ref()?;
+        if !path.value.starts_with('/') {
+            self.error(path.referenced, format!("{ctx}: check.path must start with '/' (it is appended to base_url)"));
         }
         let mut headers = Vec::new();
         for (k, v) in &raw.headers {
             match (http::HeaderName::from_bytes(k.as_bytes()), http::HeaderValue::from_str(v)) {
                 (Ok(k), Ok(v)) => headers.push((k, v)),
-                _ => self.error(raw.path.referenced, format!("{ctx}: check.headers: {k:?} is not a valid header")),
+                _ => self.error(path.referenced, format!("{ctx}: check.headers: {k:?} is not a valid header")),
             }
         }
         let expect_status = match &raw.expect_status {
@@ -925,7 +963,7 @@ impl Validator<'_> {
         });
         Some(HttpCheck {
             method,
-            path: raw.path.value.clone(),
+            path: path.value.clone(),
             headers,
             body: raw.body.clone(),
             expect_status,

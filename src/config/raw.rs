@@ -1,6 +1,9 @@
 //! The config file as written: serde structs that keep source locations for validation.
 //!
-//! Every struct denies unknown keys, so a typo is an error with its line and column.
+//! Every struct denies unknown keys. The schema pass (`schema.rs`) reads the key lists of these
+//! structs and reports every unknown key, wrong type and missing key before serde runs; keys it
+//! requires are `Option` here, so a file with those entries blanked out still deserializes and
+//! the semantic checks run on the rest.
 
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
@@ -66,11 +69,11 @@ pub struct RawGlobal {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawIntegration {
-    pub name: Spanned<String>,
-    pub provider: Spanned<String>,
+    pub name: Option<Spanned<String>>,
+    pub provider: Option<Spanned<String>>,
     pub base_url: Option<Spanned<String>>,
     pub labels: Option<Spanned<BTreeMap<String, String>>>,
-    pub auth: Spanned<RawAuth>,
+    pub auth: Option<Spanned<RawAuth>>,
     pub scopes: Option<Spanned<RawScopes>>,
     pub tls: Option<Spanned<RawTls>>,
     pub check: Option<Spanned<RawCheck>>,
@@ -98,42 +101,32 @@ pub struct RawWebhook {
     pub account: Option<String>,
 }
 
-/// `auth:`, tagged by `type`.
+/// `auth:`. One flat struct rather than an enum tagged by `type`: serde buffers a tagged enum's
+/// content and reads `token: y` as a boolean and `password: 123` as a number; a plain `String`
+/// field reads them as the text written. Which keys go with which type is checked by the schema
+/// pass (`schema::AUTH_TYPES`).
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum RawAuth {
-    Bearer {
-        token: Option<String>,
-        token_file: Option<String>,
-    },
-    Basic {
-        username: String,
-        password: Option<String>,
-        password_file: Option<String>,
-    },
-    Header {
-        name: String,
-        value: Option<String>,
-        value_file: Option<String>,
-    },
-    Oauth2ClientCredentials {
-        token_url: Option<String>,
-        client_id: String,
-        client_secret: Option<String>,
-        client_secret_file: Option<String>,
-        #[serde(default)]
-        scopes: Vec<String>,
-    },
-    Oauth2RefreshToken {
-        token_url: Option<String>,
-        client_id: String,
-        client_secret: Option<String>,
-        client_secret_file: Option<String>,
-        refresh_token: Option<String>,
-        refresh_token_file: Option<String>,
-        /// The owner's statement that the provider does not rotate this refresh token.
-        refresh_token_rotates: Option<bool>,
-    },
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(rename = "type")]
+    pub kind: Option<Spanned<String>>,
+    pub token: Option<String>,
+    pub token_file: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<String>,
+    pub name: Option<String>,
+    pub value: Option<String>,
+    pub value_file: Option<String>,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub client_secret_file: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub refresh_token: Option<String>,
+    pub refresh_token_file: Option<String>,
+    /// The owner's statement that the provider does not rotate this refresh token.
+    pub refresh_token_rotates: Option<bool>,
 }
 
 /// `scopes:`.
@@ -160,7 +153,7 @@ pub struct RawTls {
 #[serde(deny_unknown_fields)]
 pub struct RawCheck {
     pub method: Option<Spanned<String>>,
-    pub path: Spanned<String>,
+    pub path: Option<Spanned<String>>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub body: Option<String>,

@@ -26,9 +26,8 @@ use serde_json::{json, Map, Value};
 /// The path prefix of the API.
 pub const PREFIX: &str = "/api/v1/integrations";
 
-/// Handles every request under [`PREFIX`].
-pub async fn handle(state: &ServerState, req: Request<Bytes>) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_string();
+/// Handles every request under [`PREFIX`]; `path` is the request's path below the route prefix.
+pub async fn handle(state: &ServerState, path: &str, req: Request<Bytes>) -> Response<Full<Bytes>> {
     let rest = path.strip_prefix(PREFIX).unwrap_or("").trim_start_matches('/');
     let segments: Vec<&str> = if rest.is_empty() { Vec::new() } else { rest.split('/').collect() };
     let method = req.method().clone();
@@ -73,6 +72,7 @@ fn one(state: &ServerState, name: &str) -> Response<Full<Bytes>> {
 
 async fn probe(state: &ServerState, name: &str, req: Request<Bytes>) -> Response<Full<Bytes>> {
     let html = wants_html(&req);
+    let back = form_return(&req);
     let (result, cached) = match state.app.probe_explicit(name).await {
         OnDemand::Unknown => return unknown(name),
         OnDemand::Probed(r) => (r, false),
@@ -80,7 +80,15 @@ async fn probe(state: &ServerState, name: &str, req: Request<Bytes>) -> Response
     };
     if html {
         let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
-        let location = format!("/?probed={encoded}{}#i-{encoded}", if cached { "&cached=true" } else { "" });
+        // Back to the page the form was on (the list or the integration's own page), under the
+        // route prefix.
+        let prefix = &state.options.route_prefix;
+        let location = match back {
+            Some(Return::Integration) => {
+                format!("{prefix}/integrations/{encoded}?probed={encoded}{}", if cached { "&cached=true" } else { "" })
+            }
+            None => format!("{prefix}/?probed={encoded}{}#i-{encoded}", if cached { "&cached=true" } else { "" }),
+        };
         let mut resp = respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", format!("see {location}\n"));
         if let Ok(v) = http::HeaderValue::from_str(&location) {
             resp.headers_mut().insert(http::header::LOCATION, v);
@@ -94,6 +102,19 @@ async fn probe(state: &ServerState, name: &str, req: Request<Bytes>) -> Response
         m.insert("steps".into(), json!(result.steps));
     }
     json_response(StatusCode::OK, &body)
+}
+
+/// Which page a "probe now" form came from (`?return=integration` on its action).
+enum Return {
+    /// `/integrations/NAME`.
+    Integration,
+}
+
+fn form_return(req: &Request<Bytes>) -> Option<Return> {
+    let query = req.uri().query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .any(|(k, v)| k == "return" && v == "integration")
+        .then_some(Return::Integration)
 }
 
 /// A browser's form post (or anything asking for HTML) rather than a program asking for JSON.

@@ -29,9 +29,16 @@ pub fn query(req: &Request<Bytes>) -> HashMap<String, String> {
     req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
 }
 
-/// Routes one request.
+/// Routes one request. Every endpoint lives under `--web.route-prefix`; with a prefix, `/`
+/// redirects to it (as Prometheus does) and anything else outside it is not found.
 pub async fn route(state: &ServerState, req: Request<Bytes>) -> Response<Full<Bytes>> {
-    let path = req.uri().path().to_string();
+    let prefix = state.options.route_prefix.as_str();
+    let Some(path) = under_prefix(prefix, req.uri().path()) else {
+        if req.uri().path() == "/" {
+            return super::status_page::redirect(StatusCode::FOUND, &format!("{prefix}/"));
+        }
+        return text(StatusCode::NOT_FOUND, format!("not found: everything is under {prefix}/\n"));
+    };
     let method = req.method().clone();
     if path == state.options.telemetry_path {
         return only_get(&method).unwrap_or_else(|| metrics_endpoint(state, &req));
@@ -46,14 +53,30 @@ pub async fn route(state: &ServerState, req: Request<Bytes>) -> Response<Full<By
         (Method::GET, "/-/ready") => text(StatusCode::OK, "Ready\n"),
         (Method::POST | Method::PUT, "/-/reload") => reload_endpoint(state, req).await,
         (Method::GET, "/") => landing(state, &req),
+        (Method::GET, p) if p.starts_with("/integrations/") => {
+            super::status_page::integration_page(state, p, &query(&req))
+        }
         (_, p) if p == super::api::PREFIX || p.starts_with("/api/v1/integrations/") => {
-            super::api::handle(state, req).await
+            super::api::handle(state, &path, req).await
         }
         (_, "/probe" | "/config" | "/-/healthy" | "/-/ready" | "/") => {
             text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n")
         }
         (_, "/-/reload") => text(StatusCode::METHOD_NOT_ALLOWED, "use POST /-/reload\n"),
         _ => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+/// The path below `prefix` (empty: every path), or `None` outside it. `/ie` and `/ie/` are
+/// both the prefix's root.
+pub fn under_prefix(prefix: &str, path: &str) -> Option<String> {
+    if prefix.is_empty() {
+        return Some(path.to_string());
+    }
+    match path.strip_prefix(prefix) {
+        Some("") => Some("/".to_string()),
+        Some(rest) if rest.starts_with('/') => Some(rest.to_string()),
+        _ => None,
     }
 }
 
@@ -154,7 +177,10 @@ async fn reload_endpoint(state: &ServerState, _req: Request<Bytes>) -> Response<
 }
 
 fn landing(state: &ServerState, req: &Request<Bytes>) -> Response<Full<Bytes>> {
-    super::status_page::render(state, &query(req))
+    // Filters may repeat (`?status=error&status=warning`): the page gets every pair too.
+    let pairs: Vec<(String, String)> =
+        req.uri().query().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
+    super::status_page::render(state, &query(req), &pairs)
 }
 
 /// Content types a cross-site HTML form can send without a CORS preflight.
@@ -169,7 +195,8 @@ const FORM_TYPES: [&str; 3] = ["application/x-www-form-urlencoded", "multipart/f
 /// proxy). Programs (curl, Prometheus) send neither and pass. `/-/reload` needs no body, so it
 /// also refuses the content types a form can send; the probe endpoint accepts a urlencoded
 /// form (the status page's own "probe now" button) but not the other two.
-pub fn cross_site_refusal<B>(req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+/// `prefix` is `--web.route-prefix`: the probe endpoint is recognised below it.
+pub fn cross_site_refusal<B>(req: &Request<B>, prefix: &str) -> Option<Response<Full<Bytes>>> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return None;
     }
@@ -188,7 +215,8 @@ pub fn cross_site_refusal<B>(req: &Request<B>) -> Option<Response<Full<Bytes>>> 
     }
     let content_type = header("content-type").unwrap_or("").to_ascii_lowercase();
     let media = content_type.split(';').next().unwrap_or("").trim();
-    let allowed_form = req.uri().path().starts_with("/api/v1/integrations/") && media == FORM_TYPES[0];
+    let path = under_prefix(prefix, req.uri().path()).unwrap_or_default();
+    let allowed_form = path.starts_with("/api/v1/integrations/") && media == FORM_TYPES[0];
     if FORM_TYPES.contains(&media) && !allowed_form {
         return Some(forbidden(&format!(
             "content type {media} refused: this endpoint takes no form (a cross-site form could send one)"

@@ -54,11 +54,20 @@ pub struct ServerOptions {
     pub config_endpoint: bool,
     /// `--web.config.file`: TLS, basic auth, extra headers.
     pub web: Option<web_config::WebConfig>,
+    /// `--web.route-prefix`: every endpoint and link lives under it; empty for `/`, else
+    /// `/a/b` without a trailing slash.
+    pub route_prefix: String,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { telemetry_path: "/metrics".into(), max_requests: 40, config_endpoint: true, web: None }
+        ServerOptions {
+            telemetry_path: "/metrics".into(),
+            max_requests: 40,
+            config_endpoint: true,
+            web: None,
+            route_prefix: String::new(),
+        }
     }
 }
 
@@ -179,7 +188,7 @@ async fn admit(
             web_config::AuthOutcome::Throttled => return Err(web_config::throttled()),
         }
     }
-    if let Some(refusal) = handlers::cross_site_refusal(&req) {
+    if let Some(refusal) = handlers::cross_site_refusal(&req, &state.options.route_prefix) {
         return Err(refusal);
     }
     let req = read_body(req).await?;

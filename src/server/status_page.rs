@@ -1,9 +1,12 @@
-//! The status page at `/`: server-rendered HTML, no JavaScript.
+//! The status page at `/` and a page per integration at `/integrations/NAME`: server-rendered
+//! HTML that needs no JavaScript, laid out for screens from 360 px wide to desktops, light and
+//! dark.
 //!
 //! Everything shown comes from one consistent snapshot of the store. Integration names,
 //! labels and provider texts (details, identities) are untrusted and are rendered through
 //! maud, which escapes every interpolated value. The response also carries a Content
-//! Security Policy that allows no scripts at all, as a second line of defence.
+//! Security Policy that allows no scripts at all, as a second line of defence. Every link,
+//! form and redirect is under `--web.route-prefix`.
 
 use super::handlers::respond;
 use super::ServerState;
@@ -18,21 +21,91 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+/// The page's style sheet (inline: the Content Security Policy allows no other source).
+const CSS: &str = include_str!("status_page.css");
+
+/// Where each reason and alert is explained; the anchors are the reason codes.
+pub const RUNBOOK_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/runbook.md");
+
 /// Auto-refresh periods accepted from `?refresh=SECONDS`.
 const REFRESH_RANGE: std::ops::RangeInclusive<u64> = 5..=3600;
 
-/// Renders the status page. `query` may hold `refresh=SECONDS` (adds a meta refresh) and
-/// `probed=NAME` / `cached=true` (a note after a "probe now" form post).
-pub fn render(state: &ServerState, query: &HashMap<String, String>) -> Response<Full<Bytes>> {
+/// Which integrations the list shows: `?status=`, `?provider=` and `?label=NAME=VALUE`
+/// (each may be repeated; a filtered view can be bookmarked or linked from an alert).
+#[derive(Debug, Default)]
+struct Filter {
+    statuses: Vec<String>,
+    providers: Vec<String>,
+    labels: Vec<(String, String)>,
+}
+
+impl Filter {
+    fn from_query(pairs: &[(String, String)]) -> Filter {
+        let mut f = Filter::default();
+        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+            match k.as_str() {
+                "status" => f.statuses.push(v.clone()),
+                "provider" => f.providers.push(v.clone()),
+                "label" => {
+                    if let Some((name, value)) = v.split_once('=') {
+                        f.labels.push((name.to_string(), value.to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn is_empty(&self) -> bool {
+        self.statuses.is_empty() && self.providers.is_empty() && self.labels.is_empty()
+    }
+
+    fn matches(&self, s: &IntegrationState) -> bool {
+        let status_ok = self.statuses.is_empty() || self.statuses.iter().any(|x| x == s.status().as_str());
+        let provider_ok = self.providers.is_empty() || self.providers.iter().any(|p| p == s.config.provider.name());
+        let labels_ok = self.labels.iter().all(|(k, v)| s.config.labels.iter().any(|(lk, lv)| lk == k && lv == v));
+        status_ok && provider_ok && labels_ok
+    }
+
+    /// The filter as a query string (for links that keep it), `&`-joined, without `?`.
+    fn query(&self) -> String {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for s in &self.statuses {
+            q.append_pair("status", s);
+        }
+        for p in &self.providers {
+            q.append_pair("provider", p);
+        }
+        for (k, v) in &self.labels {
+            q.append_pair("label", &format!("{k}={v}"));
+        }
+        q.finish()
+    }
+}
+
+/// Renders the status page. The query may hold filters, `refresh=SECONDS` (adds a meta
+/// refresh) and `probed=NAME` / `cached=true` (a note after a "probe now" form post).
+pub fn render(
+    state: &ServerState,
+    query: &HashMap<String, String>,
+    pairs: &[(String, String)],
+) -> Response<Full<Bytes>> {
     let now = SystemTime::now();
-    let mut states = state.app.store.snapshot();
-    states.sort_by(|a, b| rank(a.status()).cmp(&rank(b.status())).then_with(|| a.config.name.cmp(&b.config.name)));
+    let mut all = state.app.store.snapshot();
+    all.sort_by(|a, b| rank(a.status()).cmp(&rank(b.status())).then_with(|| a.config.name.cmp(&b.config.name)));
+    let filter = Filter::from_query(pairs);
+    let shown: Vec<Arc<IntegrationState>> = all.iter().filter(|s| filter.matches(s)).cloned().collect();
     let refresh = query.get("refresh").and_then(|r| r.parse::<u64>().ok()).filter(|r| REFRESH_RANGE.contains(r));
-    let probed = query.get("probed").and_then(|n| states.iter().find(|s| &s.config.name == n)).cloned();
+    let probed = query.get("probed").and_then(|n| all.iter().find(|s| &s.config.name == n)).cloned();
     let cached = query.get("cached").map(String::as_str) == Some("true");
-    let page = Page { state, states: &states, now, refresh };
-    let body = page.render(probed.as_deref(), cached).into_string();
-    let mut resp = respond(StatusCode::OK, "text/html; charset=utf-8", body);
+    let page = Page { state, all: &all, states: &shown, filter: &filter, now, refresh };
+    html_response(StatusCode::OK, page.render(probed.as_deref(), cached))
+}
+
+/// A page with the security headers every page here carries.
+fn html_response(status: StatusCode, page: Markup) -> Response<Full<Bytes>> {
+    let mut resp = respond(status, "text/html; charset=utf-8", page.into_string());
     let headers = resp.headers_mut();
     for (name, value) in [
         ("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
@@ -41,6 +114,15 @@ pub fn render(state: &ServerState, query: &HashMap<String, String>) -> Response<
         ("referrer-policy", "no-referrer"),
     ] {
         headers.insert(name, http::HeaderValue::from_static(value));
+    }
+    resp
+}
+
+/// A redirect to `location` (a path under the route prefix).
+pub fn redirect(status: StatusCode, location: &str) -> Response<Full<Bytes>> {
+    let mut resp = respond(status, "text/plain; charset=utf-8", format!("see {location}\n"));
+    if let Ok(v) = http::HeaderValue::from_str(location) {
+        resp.headers_mut().insert(http::header::LOCATION, v);
     }
     resp
 }
@@ -55,16 +137,55 @@ fn rank(s: Status) -> u8 {
     }
 }
 
+/// The `<head>` and page frame shared by both pages.
+fn frame(title: &str, refresh: Option<u64>, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                @if let Some(r) = refresh {
+                    meta http-equiv="refresh" content=(r);
+                }
+                title { (title) }
+                style { (PreEscaped(CSS)) }
+            }
+            body { (content) }
+        }
+    }
+}
+
+fn top_nav(state: &ServerState, extra: Markup) -> Markup {
+    let options = &state.options;
+    let prefix = &options.route_prefix;
+    html! {
+        nav {
+            a href=(format!("{prefix}{}", options.telemetry_path)) { "Metrics" }
+            @if options.config_endpoint {
+                a href=(format!("{prefix}/config")) { "Config" }
+            }
+            a href=(format!("{prefix}/api/v1/integrations")) { "JSON API" }
+            (extra)
+        }
+    }
+}
+
 struct Page<'a> {
     state: &'a ServerState,
+    /// Every integration (the summary counts them all).
+    all: &'a [Arc<IntegrationState>],
+    /// Those the filter keeps.
     states: &'a [Arc<IntegrationState>],
+    filter: &'a Filter,
     now: SystemTime,
     refresh: Option<u64>,
 }
 
 impl Page<'_> {
     fn render(&self, probed: Option<&IntegrationState>, cached: bool) -> Markup {
-        let count = |s: Status| self.states.iter().filter(|i| i.status() == s).count();
+        let count = |s: Status| self.all.iter().filter(|i| i.status() == s).count();
         let (healthy, warning, error, unknown) =
             (count(Status::Healthy), count(Status::Warning), count(Status::Error), count(Status::Unknown));
         let title = match (error, warning) {
@@ -73,81 +194,120 @@ impl Page<'_> {
             (e, 0) => format!("{e} error · Integration health"),
             (e, w) => format!("{e} error, {w} warning · Integration health"),
         };
-        let options = &self.state.options;
-        html! {
-            (DOCTYPE)
-            html lang="en" {
-                head {
-                    meta charset="utf-8";
-                    meta name="viewport" content="width=device-width, initial-scale=1";
-                    meta name="color-scheme" content="light dark";
-                    @if let Some(r) = self.refresh {
-                        meta http-equiv="refresh" content=(r);
+        let prefix = &self.state.options.route_prefix;
+        let here = |extra: &str| {
+            let q = [self.filter.query(), extra.to_string()]
+                .into_iter()
+                .filter(|p| !p.is_empty())
+                .collect::<Vec<_>>()
+                .join("&");
+            if q.is_empty() {
+                format!("{prefix}/")
+            } else {
+                format!("{prefix}/?{q}")
+            }
+        };
+        let refresh_link = html! {
+            @match self.refresh {
+                Some(_) => a href=(here("")) { "Stop auto-refresh" },
+                None => a href=(here("refresh=15")) { "Auto-refresh (15s)" },
+            }
+        };
+        frame(
+            &title,
+            self.refresh,
+            html! {
+                header.top {
+                    div {
+                        h1 { "Integration health" }
+                        p.sub {
+                            "integration_exporter " (crate::VERSION) " · "
+                            (self.all.len()) " integrations · rendered "
+                            time datetime=(rfc3339(self.now)) { (rfc3339(self.now)) }
+                        }
                     }
-                    title { (title) }
-                    style { (PreEscaped(CSS)) }
+                    (top_nav(self.state, refresh_link))
                 }
-                body {
-                    header.top {
-                        div {
-                            h1 { "Integration health" }
-                            p.sub {
-                                "integration_exporter " (crate::VERSION) " · "
-                                (self.states.len()) " integrations · rendered "
-                                time datetime=(rfc3339(self.now)) { (rfc3339(self.now)) }
-                            }
-                        }
-                        nav {
-                            a href=(options.telemetry_path) { "Metrics" }
-                            @if options.config_endpoint {
-                                a href="/config" { "Config" }
-                            }
-                            a href="/api/v1/integrations" { "JSON API" }
-                            @match self.refresh {
-                                Some(_) => a href="/" { "Stop auto-refresh" },
-                                None => a href="/?refresh=15" { "Auto-refresh (15s)" },
-                            }
-                        }
-                    }
-                    section.summary aria-label="Summary" {
-                        (summary_card(Status::Error, error))
-                        (summary_card(Status::Warning, warning))
-                        (summary_card(Status::Healthy, healthy))
-                        (summary_card(Status::Unknown, unknown))
-                    }
-                    @if let Some(p) = probed {
-                        (probe_note(p, cached, self.now))
-                    }
-                    @if self.states.is_empty() {
-                        p.empty { "No integrations are configured." }
-                    } @else {
-                        div.tablewrap {
-                            table.integrations {
-                                thead {
-                                    tr {
-                                        th { "Status" }
-                                        th { "Integration" }
-                                        th { "Provider" }
-                                        th { "Reason" }
-                                        th { "Last probe" }
-                                        th.num { "Latency" }
-                                        th { "Expires" }
-                                        th { "Scopes" }
-                                        th { span.visually-hidden { "Actions" } }
-                                    }
-                                }
-                                @for s in self.states {
-                                    (self.row(s))
+                section.summary aria-label="Summary" {
+                    (summary_card(prefix, Status::Error, error))
+                    (summary_card(prefix, Status::Warning, warning))
+                    (summary_card(prefix, Status::Healthy, healthy))
+                    (summary_card(prefix, Status::Unknown, unknown))
+                }
+                (self.filter_form())
+                @if let Some(p) = probed {
+                    (probe_note(p, cached, self.now))
+                }
+                @if self.all.is_empty() {
+                    p.empty { "No integrations are configured." }
+                } @else if self.states.is_empty() {
+                    p.empty { "No integration matches this filter. " a href=(format!("{prefix}/")) { "Show all" } }
+                } @else {
+                    div.tablewrap.list {
+                        table.integrations {
+                            thead {
+                                tr {
+                                    th { "Status" }
+                                    th { "Integration" }
+                                    th { "Provider" }
+                                    th { "Reason" }
+                                    th { "Last probe" }
+                                    th.num { "Latency" }
+                                    th { "Expires" }
+                                    th { "Scopes" }
+                                    th { span.visually-hidden { "Actions" } }
                                 }
                             }
+                            @for s in self.states {
+                                (self.row(s))
+                            }
                         }
                     }
-                    footer {
-                        "Reasons and fixes: see the runbook. Times are relative to when this page was rendered; "
-                        "reload to update"
-                        @if self.refresh.is_none() { " (or turn on auto-refresh)" }
-                        ". Works without JavaScript."
+                }
+                footer {
+                    "Each reason links to its section of the " a href=(RUNBOOK_URL) { "runbook" } ". "
+                    "Times are relative to when this page was rendered; reload to update"
+                    @if self.refresh.is_none() { " (or turn on auto-refresh)" }
+                    ". Works without JavaScript."
+                }
+            },
+        )
+    }
+
+    /// Filters as a plain GET form, so a filtered view is a URL.
+    fn filter_form(&self) -> Markup {
+        let prefix = &self.state.options.route_prefix;
+        let mut providers: Vec<&str> = self.all.iter().map(|s| s.config.provider.name()).collect();
+        providers.sort_unstable();
+        providers.dedup();
+        let status = self.filter.statuses.first().map(String::as_str).unwrap_or("");
+        let provider = self.filter.providers.first().map(String::as_str).unwrap_or("");
+        let label = self.filter.labels.first().map(|(k, v)| format!("{k}={v}")).unwrap_or_default();
+        html! {
+            form.filters method="get" action=(format!("{prefix}/")) aria-label="Filter" {
+                label { "Status "
+                    select name="status" {
+                        option value="" selected[status.is_empty()] { "any" }
+                        @for s in [Status::Error, Status::Warning, Status::Healthy, Status::Unknown] {
+                            option value=(s.as_str()) selected[status == s.as_str()] { (status_word(s)) }
+                        }
                     }
+                }
+                label { "Provider "
+                    select name="provider" {
+                        option value="" selected[provider.is_empty()] { "any" }
+                        @for p in &providers {
+                            option value=(p) selected[provider == *p] { (p) }
+                        }
+                    }
+                }
+                label { "Label "
+                    input type="text" name="label" value=(label) placeholder="team=payments" size="14";
+                }
+                button type="submit" { "Filter" }
+                @if !self.filter.is_empty() {
+                    a.small href=(format!("{prefix}/")) { "clear" }
+                    span.muted.small { " showing " (self.states.len()) " of " (self.all.len()) }
                 }
             }
         }
@@ -158,21 +318,23 @@ impl Page<'_> {
         let status = s.status();
         let last = s.last.as_deref();
         let settings = &s.config.settings;
+        let prefix = &self.state.options.route_prefix;
+        let page = integration_href(prefix, name);
         html! {
-            tbody.integration id=(format!("i-{name}")) data-status=(status.as_str()) {
+            tbody.integration id=(format!("i-{name}")) data-status=(status.as_str()) data-integration=(name) {
                 tr.main {
                     td.status {
                         (pill(status))
-                        div.muted.small title=(rfc3339(s.status_changed_at)) {
-                            "since " (ago(s.status_changed_at, self.now))
+                        div.muted.small title=(format!("status since {}", rfc3339(s.status_changed_at))) {
+                            "for " (human_duration(crate::store::age(s.status_changed_at, self.now)))
                         }
                     }
                     td.name {
-                        div.iname { (name) }
+                        a.iname href=(page) { (name) }
                         @if !s.config.labels.is_empty() {
                             div.labels {
                                 @for (k, v) in &s.config.labels {
-                                    span.label { (k) "=" (v) }
+                                    a.label href=(label_href(prefix, k, v)) title="show only integrations with this label" { (k) "=" (v) }
                                 }
                             }
                         }
@@ -216,23 +378,268 @@ impl Page<'_> {
                     td.expiry { (expiry_cell(last, settings.expiry_warning, self.now)) }
                     td.scopes { (scopes_cell(last)) }
                     td.actions {
-                        form method="post" action=(format!("/api/v1/integrations/{name}/probe")) {
-                            button type="submit" title=(format!("Probe {name} now")) { "Probe now" }
-                        }
-                        a.small href=(format!("/probe?target={name}&debug=true")) title="step log, metrics and redacted config" { "debug" }
+                        (probe_form(prefix, name, false))
+                        a.small href=(page) title="last probe's steps, full history, scopes, config" { "details" }
+                        " · "
+                        a.small href=(format!("{prefix}/probe?target={name}&debug=true")) title="step log, metrics and redacted config as text" { "debug" }
                     }
                 }
                 tr.history {
-                    td colspan="9" { (history(s, self.now)) }
+                    td colspan="9" { (strip(s, self.now)) }
                 }
             }
         }
     }
 }
 
-fn summary_card(status: Status, n: usize) -> Markup {
+/// `/integrations/NAME` for a (config-validated, URL-safe) integration name.
+fn integration_href(prefix: &str, name: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    format!("{prefix}/integrations/{encoded}")
+}
+
+fn label_href(prefix: &str, k: &str, v: &str) -> String {
+    let q: String =
+        url::form_urlencoded::Serializer::new(String::new()).append_pair("label", &format!("{k}={v}")).finish();
+    format!("{prefix}/?{q}")
+}
+
+fn probe_form(prefix: &str, name: &str, from_page: bool) -> Markup {
+    let action =
+        format!("{prefix}/api/v1/integrations/{name}/probe{}", if from_page { "?return=integration" } else { "" });
     html! {
-        div class=(format!("card {}", status.as_str())) {
+        form method="post" action=(action) {
+            button type="submit" title=(format!("Probe {name} now")) { "Probe now" }
+        }
+    }
+}
+
+/// The share of kept probes that were not errors, and how many probes that is over.
+fn uptime(s: &IntegrationState) -> Option<(f64, usize)> {
+    let total = s.history.len();
+    let up = s.history.iter().filter(|h| h.status != Status::Error).count();
+    (total > 0).then(|| (up as f64 / total as f64, total))
+}
+
+fn percent(ratio: f64) -> String {
+    let p = ratio * 100.0;
+    // 99.95 % must not print as 100 %: only a perfect record reads 100.
+    if ratio < 1.0 && p > 99.9 {
+        "99.9%".to_string()
+    } else if p.fract() == 0.0 {
+        format!("{p:.0}%")
+    } else {
+        format!("{p:.1}%")
+    }
+}
+
+/// The recent results as a strip of coloured marks, oldest left, each with its time, status
+/// and reason on hover (and in the accessible name); the uptime over the kept history as text.
+fn strip(s: &IntegrationState, now: SystemTime) -> Markup {
+    let mut entries: Vec<HistoryEntry> = s.history.iter().collect();
+    entries.reverse();
+    html! {
+        div.striprow {
+            @if entries.is_empty() {
+                span.muted.small { "No probe yet." }
+            } @else {
+                ol.strip aria-label=(format!("last {} probes, oldest first", entries.len())) {
+                    @for h in &entries {
+                        @let what = format!("{} · {} · {}", ago(h.finished_at, now), status_word(h.status), h.reason.describe());
+                        li class=(format!("s {}{}", h.status.as_str(), if h.status_changed { " changed" } else { "" })) title=(what) aria-label=(what) {}
+                    }
+                }
+                @if let Some((ratio, n)) = uptime(s) {
+                    span.uptime.small title="share of the kept probes that were not errors" {
+                        strong { (percent(ratio)) } " up over " (n) (if n == 1 { " probe" } else { " probes" })
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Serves `/integrations/NAME`: 404 page for an unknown name.
+pub fn integration_page(state: &ServerState, path: &str, query: &HashMap<String, String>) -> Response<Full<Bytes>> {
+    let raw = path.strip_prefix("/integrations/").unwrap_or("");
+    let name: String = percent_decode(raw);
+    let prefix = &state.options.route_prefix;
+    let Some(s) = state.app.store.get(&name) else {
+        let page = frame(
+            "Not found · Integration health",
+            None,
+            html! {
+                h1 { "No such integration" }
+                p { "There is no integration named " code { (name) } " in the running config. " a href=(format!("{prefix}/")) { "All integrations" } }
+            },
+        );
+        return html_response(StatusCode::NOT_FOUND, page);
+    };
+    let now = SystemTime::now();
+    let probed = query.get("probed").is_some_and(|n| n == &name);
+    let cached = query.get("cached").map(String::as_str) == Some("true");
+    html_response(StatusCode::OK, one_page(state, &s, now, probed, cached))
+}
+
+fn percent_decode(s: &str) -> String {
+    // form_urlencoded also turns '+' into a space; integration names never hold either.
+    url::form_urlencoded::parse(format!("n={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+fn one_page(state: &ServerState, s: &IntegrationState, now: SystemTime, probed: bool, cached: bool) -> Markup {
+    let prefix = &state.options.route_prefix;
+    let name = s.config.name.as_str();
+    let status = s.status();
+    let last = s.last.as_deref();
+    let settings = &s.config.settings;
+    let entries: Vec<HistoryEntry> = s.history.iter().collect();
+    frame(
+        &format!("{name} · {} · Integration health", status_word(status)),
+        None,
+        html! {
+            header.top {
+                div {
+                    p.sub { a href=(format!("{prefix}/")) { "← All integrations" } }
+                    h1 { (name) }
+                    p.sub { (s.config.provider.name()) " · integration_exporter " (crate::VERSION) }
+                }
+                (top_nav(state, html! {}))
+            }
+            @if probed { (probe_note(s, cached, now)) }
+            section.panel data-integration=(name) {
+                div.headline {
+                    (pill(status))
+                    span.muted { " for " (human_duration(crate::store::age(s.status_changed_at, now))) }
+                    (probe_form(prefix, name, true))
+                }
+                div.reason {
+                    @match last {
+                        Some(r) => (reason_cell(r)),
+                        None => div.rtitle { "Not probed yet" },
+                    }
+                }
+                (strip(s, now))
+                dl.facts {
+                    dt { "Last probe" }
+                    dd { @match last { Some(r) => { span title=(rfc3339(r.finished_at)) { (ago(r.finished_at, now)) } " · took " (millis(r.duration)) }, None => "—" } }
+                    dt { "Probe interval" }
+                    dd { (compact(settings.interval)) " (" (compact(settings.error_interval)) " while in error)" }
+                    dt { "Latency" }
+                    dd { @match last.and_then(|r| r.api_latency) { Some(l) => (millis(l)), None => "—" } }
+                    dt { "Expires" }
+                    dd { (expiry_cell(last, settings.expiry_warning, now)) }
+                    dt { "Quota" }
+                    dd {
+                        @match last.and_then(|r| r.rate_limit).filter(|rl| rl.limit > 0.0) {
+                            Some(rl) => { (format!("{:.0} of {:.0} left", rl.remaining, rl.limit)) },
+                            None => span.muted { "not reported" },
+                        }
+                    }
+                    dt { "Identity" }
+                    dd { @match last.and_then(|r| r.identity.as_deref()) { Some(id) => (id), None => span.muted { "—" } } }
+                    dt { "Labels" }
+                    dd {
+                        @if s.config.labels.is_empty() { span.muted { "none" } }
+                        @for (k, v) in &s.config.labels {
+                            a.label href=(label_href(prefix, k, v)) { (k) "=" (v) } " "
+                        }
+                    }
+                    dt { "Last success" }
+                    dd { @match s.last_success { Some(t) => span title=(rfc3339(t)) { (ago(t, now)) }, None => span.muted { "never (since start)" } } }
+                }
+            }
+            section.panel {
+                h2 { "Scopes" }
+                (scope_table(s, last))
+            }
+            section.panel {
+                h2 { "Last probe's steps" }
+                @match last {
+                    Some(r) if !r.steps.is_empty() => {
+                        ol.steps {
+                            @for step in &r.steps {
+                                li class=(if step.error.is_some() || step.status >= 400 { "bad" } else { "" }) { code { (step.to_string()) } }
+                            }
+                        }
+                    },
+                    Some(_) => p.muted { "No request was made." },
+                    None => p.muted { "Not probed yet." },
+                }
+            }
+            section.panel {
+                h2 { "History" span.muted.small { " · " (entries.len()) " kept, newest first; status changes highlighted" } }
+                @if entries.is_empty() {
+                    p.muted { "No probe yet." }
+                } @else {
+                    div.tablewrap {
+                        table.hist {
+                            thead { tr { th { "When" } th { "Status" } th { "Reason" } th.num { "Latency" } th.num { "HTTP" } } }
+                            tbody {
+                                @for (i, h) in entries.iter().enumerate() {
+                                    (history_row(h, entries.get(i + 1), now))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if state.options.config_endpoint {
+                section.panel {
+                    h2 { "Config " span.muted.small { "(secrets redacted)" } }
+                    pre.config { (crate::config::view::render_integration(&s.config)) }
+                }
+            }
+        },
+    )
+}
+
+fn scope_table(s: &IntegrationState, last: Option<&ProbeResult>) -> Markup {
+    let configured = !s.config.scopes.is_empty();
+    html! {
+        @match last {
+            Some(r) if !r.scopes.is_empty() => {
+                ul.scopelist {
+                    @for c in &r.scopes {
+                        li {
+                            span class=(match (c.granted, c.required) { (true, _) => "scope granted", (false, true) => "scope missing-req", (false, false) => "scope missing-opt" }) { (c.scope) }
+                            " " span.muted.small {
+                                (if c.required { "required" } else { "optional" }) ", "
+                                (if c.granted { "granted" } else { "missing" })
+                            }
+                        }
+                    }
+                }
+            },
+            _ if configured => p.muted { "Configured scopes are not known yet or cannot be read from this provider (see the notes on /config)." },
+            _ => p.muted { "No scopes configured." },
+        }
+    }
+}
+
+fn history_row(h: &HistoryEntry, before: Option<&HistoryEntry>, now: SystemTime) -> Markup {
+    html! {
+        tr class=(if h.status_changed { "changed" } else { "" }) {
+            td.when { span title=(rfc3339(h.finished_at)) { (ago(h.finished_at, now)) } }
+            td { (pill(h.status))
+                @if h.status_changed {
+                    div.change {
+                        @match before {
+                            Some(b) => { "from " (b.status.as_str()) },
+                            None => "first kept",
+                        }
+                    }
+                }
+            }
+            td { span.hreason { (h.reason.describe()) } @if h.reason != Reason::Ok { div.detail { (h.detail) } } }
+            td.num { @match h.latency { Some(l) => (millis(l)), None => span.muted { "—" } } }
+            td.num { @if h.http_status != 0 { (h.http_status) } @else { span.muted { "—" } } }
+        }
+    }
+}
+
+fn summary_card(prefix: &str, status: Status, n: usize) -> Markup {
+    html! {
+        a class=(format!("card {}", status.as_str())) href=(format!("{prefix}/?status={}", status.as_str())) title=(format!("show only {} integrations", status.as_str())) {
             div.count { (n) }
             div.what { (status_word(status)) }
         }
@@ -276,7 +683,11 @@ fn reason_cell(r: &ProbeResult) -> Markup {
         @if !second.is_empty() {
             div.detail { (second) }
         }
-        div.code { code { (r.reason.as_str()) } @if let Some(id) = &r.identity { " · " (id) } }
+        div.code {
+            code { (r.reason.as_str()) }
+            " · " a href=(format!("{RUNBOOK_URL}#{}", r.reason.as_str())) title="what this reason means and what to do" { "runbook" }
+            @if let Some(id) = &r.identity { " · " (id) }
+        }
     }
 }
 
@@ -323,53 +734,6 @@ fn scopes_cell(last: Option<&ProbeResult>) -> Markup {
 
 fn granted_list(r: &ProbeResult) -> String {
     r.scopes.iter().map(|c| c.scope.as_str()).collect::<Vec<_>>().join(", ")
-}
-
-fn history(s: &IntegrationState, now: SystemTime) -> Markup {
-    // The oldest entry kept is not counted: its "change" may be the first result ever.
-    let entries: Vec<HistoryEntry> = s.history.iter().collect();
-    let changes = entries.iter().take(entries.len().saturating_sub(1)).filter(|h| h.status_changed).count();
-    html! {
-        details {
-            summary {
-                "History · " (s.history.len()) (if s.history.len() == 1 { " probe" } else { " probes" })
-                @if changes > 0 { ", " (changes) (if changes == 1 { " status change" } else { " status changes" }) }
-                @if let Some(ok) = s.last_success { " · last success " (ago(ok, now)) }
-            }
-            @if s.history.is_empty() {
-                p.muted { "No probe yet." }
-            } @else {
-                ol.hist {
-                    @for (i, h) in entries.iter().enumerate() {
-                        (history_entry(h, entries.get(i + 1), now))
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn history_entry(h: &HistoryEntry, before: Option<&HistoryEntry>, now: SystemTime) -> Markup {
-    html! {
-        li class=(if h.status_changed { "changed" } else { "" }) {
-            span.t title=(rfc3339(h.finished_at)) { (ago(h.finished_at, now)) }
-            (pill(h.status))
-            span.hreason { (h.reason.describe()) }
-            @if h.reason != Reason::Ok { span.detail { (h.detail) } }
-            span.muted.small {
-                @if let Some(l) = h.latency { (millis(l)) }
-                @if h.http_status != 0 { " · HTTP " (h.http_status) }
-            }
-            @if h.status_changed {
-                span.change {
-                    @match before {
-                        Some(b) => { "status changed from " (b.status.as_str()) },
-                        None => "first result",
-                    }
-                }
-            }
-        }
-    }
 }
 
 fn probe_note(s: &IntegrationState, cached: bool, now: SystemTime) -> Markup {
@@ -421,100 +785,3 @@ fn millis(d: Duration) -> String {
 fn rfc3339(t: SystemTime) -> String {
     crate::logging::rfc3339(t)
 }
-
-const CSS: &str = r#"
-:root {
-  color-scheme: light dark;
-  --bg: #f5f6f8; --card: #ffffff; --text: #1c2230; --muted: #667085; --border: #e3e6eb; --head: #f9fafb;
-  --link: #2556c7; --accent: #2556c7;
-  --ok: #12b76a; --ok-bg: #ecfdf3; --ok-fg: #067647;
-  --warn: #f79009; --warn-bg: #fffaeb; --warn-fg: #b54708;
-  --err: #f04438; --err-bg: #fef3f2; --err-fg: #b42318;
-  --unk: #98a2b3; --unk-bg: #f2f4f7; --unk-fg: #475467;
-}
-@media (prefers-color-scheme: dark) {
-  :root {
-    --bg: #0e1116; --card: #161a22; --text: #e4e7ec; --muted: #98a2b3; --border: #2a303c; --head: #1b2029;
-    --link: #8ab4ff; --accent: #5b8def;
-    --ok-bg: #0b2a1c; --ok-fg: #6ce9a6;
-    --warn-bg: #2e2108; --warn-fg: #fec84b;
-    --err-bg: #3a1411; --err-fg: #fda29b;
-    --unk-bg: #232833; --unk-fg: #d0d5dd;
-  }
-}
-* { box-sizing: border-box; }
-body { margin: 0; padding: 24px 32px 40px; background: var(--bg); color: var(--text);
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-a { color: var(--link); text-decoration: none; }
-a:hover { text-decoration: underline; }
-header.top { display: flex; justify-content: space-between; align-items: flex-end; gap: 16px; flex-wrap: wrap; margin-bottom: 20px; }
-h1 { font-size: 22px; margin: 0 0 4px; letter-spacing: -0.01em; }
-.sub { margin: 0; color: var(--muted); font-size: 13px; }
-nav { display: flex; gap: 6px; flex-wrap: wrap; }
-nav a { padding: 6px 12px; border: 1px solid var(--border); border-radius: 8px; background: var(--card); font-weight: 500; }
-.summary { display: grid; grid-template-columns: repeat(4, minmax(120px, 1fr)); gap: 12px; margin-bottom: 20px; }
-.card { background: var(--card); border: 1px solid var(--border); border-radius: 12px; padding: 14px 18px; border-top: 4px solid var(--unk); }
-.card .count { font-size: 30px; font-weight: 700; line-height: 1.1; }
-.card .what { color: var(--muted); font-weight: 500; text-transform: uppercase; font-size: 12px; letter-spacing: 0.06em; }
-.card.healthy { border-top-color: var(--ok); } .card.healthy .count { color: var(--ok-fg); }
-.card.warning { border-top-color: var(--warn); } .card.warning .count { color: var(--warn-fg); }
-.card.error { border-top-color: var(--err); } .card.error .count { color: var(--err-fg); }
-.card.unknown .count { color: var(--unk-fg); }
-.note { background: var(--card); border: 1px solid var(--border); border-left: 4px solid var(--accent); border-radius: 8px; padding: 10px 14px; }
-.tablewrap { background: var(--card); border: 1px solid var(--border); border-radius: 12px; overflow-x: auto; }
-table.integrations { width: 100%; border-collapse: collapse; }
-th { text-align: left; font-size: 12px; text-transform: uppercase; letter-spacing: 0.05em; color: var(--muted);
-  background: var(--head); padding: 10px 12px; border-bottom: 1px solid var(--border); font-weight: 600; white-space: nowrap; }
-td { padding: 12px 12px 6px; vertical-align: top; }
-tbody.integration { border-bottom: 1px solid var(--border); }
-tbody.integration:last-child { border-bottom: 0; }
-tbody.integration:target { outline: 2px solid var(--accent); outline-offset: -2px; }
-tbody.integration tr.main td:first-child { border-left: 4px solid var(--unk); }
-tbody.integration tr.history td { border-left: 4px solid var(--unk); padding: 0 12px 10px; }
-tbody[data-status="healthy"] td:first-child { border-left-color: var(--ok) !important; }
-tbody[data-status="warning"] td:first-child { border-left-color: var(--warn) !important; }
-tbody[data-status="error"] td:first-child { border-left-color: var(--err) !important; }
-.num { text-align: right; white-space: nowrap; }
-.pill { display: inline-flex; align-items: center; gap: 6px; padding: 2px 10px 2px 8px; border-radius: 999px;
-  font-weight: 600; font-size: 12.5px; white-space: nowrap; }
-.pill .dot { width: 8px; height: 8px; border-radius: 50%; background: currentColor; }
-.pill.healthy { background: var(--ok-bg); color: var(--ok-fg); }
-.pill.warning { background: var(--warn-bg); color: var(--warn-fg); }
-.pill.error { background: var(--err-bg); color: var(--err-fg); }
-.pill.unknown { background: var(--unk-bg); color: var(--unk-fg); }
-.iname { font-weight: 600; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 13.5px; white-space: nowrap; }
-.labels { margin-top: 4px; }
-.label { display: inline-block; font-size: 11.5px; color: var(--muted); border: 1px solid var(--border); border-radius: 6px; padding: 0 6px; margin: 0 4px 2px 0; }
-.rtitle { font-weight: 600; }
-.rtitle strong { font-weight: 700; }
-.detail { color: var(--text); opacity: 0.85; max-width: 46ch; overflow-wrap: anywhere; }
-.code { color: var(--muted); font-size: 12px; margin-top: 2px; overflow-wrap: anywhere; }
-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
-.muted { color: var(--muted); }
-.small { font-size: 12px; }
-.warn-text { color: var(--warn-fg); font-weight: 600; }
-.err-text { color: var(--err-fg); font-weight: 600; }
-.ok-text { color: var(--ok-fg); white-space: nowrap; }
-.scope { display: inline-block; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
-  border-radius: 6px; padding: 0 6px; margin: 2px 0; }
-.scope.missing-req { background: var(--err-bg); color: var(--err-fg); }
-.scope.missing-opt { background: var(--warn-bg); color: var(--warn-fg); }
-td.expiry, td.when { white-space: nowrap; }
-td.reason { min-width: 260px; }
-.actions { white-space: nowrap; text-align: right; }
-.actions form { margin: 0 0 4px; }
-button { font: inherit; font-size: 12.5px; font-weight: 600; padding: 4px 10px; border-radius: 7px; cursor: pointer;
-  border: 1px solid var(--border); background: var(--head); color: var(--text); }
-button:hover { border-color: var(--accent); }
-details summary { cursor: pointer; color: var(--muted); font-size: 12.5px; padding: 2px 0; }
-ol.hist { list-style: none; margin: 6px 0 4px; padding: 0; border-left: 2px solid var(--border); }
-ol.hist li { padding: 3px 0 3px 12px; display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap; font-size: 13px; }
-ol.hist li.changed { border-left: 3px solid var(--accent); margin-left: -2px; }
-ol.hist .t { color: var(--muted); min-width: 72px; }
-ol.hist .pill { font-size: 11.5px; padding: 0 8px 0 6px; }
-.hreason { font-weight: 600; }
-.change { font-size: 11.5px; color: var(--accent); font-weight: 600; text-transform: uppercase; letter-spacing: 0.04em; }
-.empty { color: var(--muted); }
-footer { margin-top: 18px; color: var(--muted); font-size: 12px; }
-.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
-"#;
