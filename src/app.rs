@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{watch, Semaphore};
 
 /// Where the config comes from.
@@ -116,7 +116,14 @@ enum Reuse {
     MinInterval,
 }
 
-type InFlight = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
+type SharedProbe = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
+
+/// A probe in flight, shared by every caller that joins it, and when its budget runs out.
+#[derive(Clone)]
+struct InFlight {
+    result: SharedProbe,
+    deadline: Instant,
+}
 
 /// The running exporter.
 pub struct App {
@@ -240,29 +247,66 @@ impl App {
 
     /// Joins the probe in flight for `name`, or starts one. `reuse` says whether a result that
     /// is still fresh is returned instead of starting a probe.
+    ///
+    /// Each caller keeps its own budget (`timeout`, bounded by the integration's): a caller
+    /// whose budget ends before the probe in flight gives up at its own deadline with a
+    /// `timeout` result of its own (the probe goes on and records what it finds), and a caller
+    /// with a longer budget that joined a probe cut short by a shorter one (a `/probe` with a
+    /// short scrape timeout) probes again with its own budget instead of inheriting that cut.
     async fn join_or_start(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse: Reuse) -> OnDemand {
         // The store follows the config and finds a name in O(log n); the config's list is
         // searched linearly (thousands of comparisons per lookup in a large fleet).
         let Some(integration) = self.store.get(name).map(|s| s.config.clone()) else { return OnDemand::Unknown };
-        let fut = {
-            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-            match inflight.get(name) {
-                Some(f) => f.clone(),
-                None => {
-                    // Checked under the in-flight lock: a finished probe records its result
-                    // before it leaves the in-flight map (which needs this lock), so a request
-                    // arriving just as a probe completes gets that result instead of starting
-                    // a second upstream probe.
-                    if let Some(r) = self.fresh_result(name, reuse) {
-                        return OnDemand::Cached(r);
+        let budget = timeout.map_or(integration.settings.timeout, |t| t.min(integration.settings.timeout));
+        let deadline = Instant::now() + budget;
+        loop {
+            let (flight, started) = {
+                let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+                match inflight.get(name) {
+                    Some(f) => (f.clone(), false),
+                    None => {
+                        // Checked under the in-flight lock: a finished probe records its result
+                        // before it leaves the in-flight map (which needs this lock), so a
+                        // request arriving just as a probe completes gets that result instead
+                        // of starting a second upstream probe.
+                        if let Some(r) = self.fresh_result(name, reuse) {
+                            return OnDemand::Cached(r);
+                        }
+                        let f = InFlight { result: self.clone().spawn_probe(integration.clone(), timeout), deadline };
+                        inflight.insert(name.to_string(), f.clone());
+                        (f, true)
                     }
-                    let f = self.clone().spawn_probe(integration, timeout);
-                    inflight.insert(name.to_string(), f.clone());
-                    f
                 }
+            };
+            if started {
+                return OnDemand::Probed(flight.result.await);
             }
-        };
-        OnDemand::Probed(fut.await)
+            if flight.deadline > deadline {
+                return match tokio::time::timeout_at(deadline.into(), flight.result).await {
+                    Ok(r) => OnDemand::Probed(r),
+                    Err(_) => OnDemand::Probed(Arc::new(self.budget_ran_out(&integration, budget))),
+                };
+            }
+            let result = flight.result.await;
+            let cut_short = result.reason == crate::reason::Reason::Timeout && flight.deadline < deadline;
+            if !cut_short || Instant::now() >= deadline {
+                return OnDemand::Probed(result);
+            }
+            // The joined probe had a shorter budget than this caller's: probe with ours.
+        }
+    }
+
+    /// The result a caller gets when its own budget ends before the probe it joined: a timeout
+    /// for this caller only (not recorded; the probe in flight records its own result).
+    fn budget_ran_out(&self, integration: &IntegrationConfig, budget: Duration) -> ProbeResult {
+        let failure = Failure::new(
+            crate::reason::Reason::Timeout,
+            format!(
+                "no answer within this request's budget of {} (the probe already in flight goes on with its own)",
+                crate::config::format_duration(budget)
+            ),
+        );
+        crate::probe::evaluate(integration, Err(failure), ProbeParts::default(), budget, SystemTime::now())
     }
 
     /// The latest result of `name` while it is fresh by `reuse`'s rule.
@@ -281,7 +325,7 @@ impl App {
 
     /// Starts a probe as its own task, so that it completes (and is recorded) even if every
     /// waiter goes away, and a panic inside it is contained.
-    fn spawn_probe(self: Arc<Self>, integration: Arc<IntegrationConfig>, timeout: Option<Duration>) -> InFlight {
+    fn spawn_probe(self: Arc<Self>, integration: Arc<IntegrationConfig>, timeout: Option<Duration>) -> SharedProbe {
         let app = self.clone();
         let name = integration.name.clone();
         let handle = tokio::spawn(async move {

@@ -729,12 +729,7 @@ fn keys_of_one_auth_type_are_refused_under_another_and_checked_by_type() {
 #[test]
 fn webhook_block_keys_are_checked_like_every_other_block_and_a_numeric_secret_is_text() {
     let slack = "integrations:\n  - name: s\n    provider: slack\n    auth: {type: bearer, token: x}\n    webhook:\n";
-    assert_one(
-        &format!("{slack}      secrt: abc\n"),
-        6,
-        7,
-        &["unknown key \"secrt\"", "did you mean \"secret\"?"],
-    );
+    assert_one(&format!("{slack}      secrt: abc\n"), 6, 7, &["unknown key \"secrt\"", "did you mean \"secret\"?"]);
     // An unquoted number is the secret's text, never echoed in an error.
     let cfg = Config::parse(&format!("{slack}      secret: 31337424242\n      acount: T1\n"), "t.yml");
     let Err(ConfigError::Invalid(d)) = cfg else { panic!("the misspelt account key is refused") };

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A response with a body and content type.
@@ -139,6 +140,13 @@ async fn probe_endpoint(state: &ServerState, req: &Request<Bytes>) -> Response<F
     };
     let Some(st) = state.app.store.get(target) else {
         return text(StatusCode::BAD_REQUEST, "integration was removed by a reload\n");
+    };
+    // A result of this request's own (its scrape budget ran out before the probe in flight
+    // finished) is shown although the store does not hold it.
+    let st = if st.last.as_ref().is_some_and(|last| Arc::ptr_eq(last, &result)) {
+        st
+    } else {
+        Arc::new(crate::store::IntegrationState { last: Some(result.clone()), ..(*st).clone() })
     };
     let snapshot = Snapshot { integrations: vec![st.clone()], exporter: None };
     if q.get("debug").map(String::as_str) == Some("true") {
