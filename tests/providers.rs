@@ -7,7 +7,7 @@
 mod common;
 
 use common::{case, fixture, run, Preset};
-use integration_exporter::config::{Config, ConfigError};
+use integration_exporter::config::Config;
 use integration_exporter::demo::sim::{Route, SimServer};
 use integration_exporter::providers;
 use integration_exporter::reason::{Reason, Status};
@@ -1227,13 +1227,7 @@ fn broader_scopes_satisfy_narrower_ones() {
 
 // ---------------------------------------------------------------- config load
 
-fn errors(yaml: &str) -> String {
-    match Config::parse(yaml, "t.yml") {
-        Result::Ok(_) => panic!("config should be refused:\n{yaml}"),
-        Err(ConfigError::Invalid(d)) => d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n"),
-        Err(e) => panic!("unexpected error kind: {e}"),
-    }
-}
+use common::config_errors as errors;
 
 fn one(provider: &str, base_url: &str, auth: &str, extra: &str) -> String {
     format!("integrations:\n  - name: t\n    provider: {provider}\n{base_url}    auth: {auth}\n{extra}")

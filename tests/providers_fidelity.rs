@@ -16,14 +16,7 @@ use integration_exporter::reason::{Reason, Status};
 use Reason::*;
 use Status::{Error as Err_, Healthy, Warning};
 
-/// The messages of a refused config.
-fn refused(yaml: &str) -> String {
-    match Config::parse(yaml, "t.yml") {
-        Result::Ok(_) => panic!("config should be refused:\n{yaml}"),
-        Err(ConfigError::Invalid(d)) => d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n"),
-        Err(e) => panic!("unexpected error kind: {e}"),
-    }
-}
+use common::config_errors as refused;
 
 /// One integration's config text.
 fn one(provider: &str, base_url: &str, auth: &str, extra: &str) -> String {

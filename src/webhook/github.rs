@@ -9,14 +9,7 @@ pub fn signed(d: &Delivery<'_>) -> Result<Signed, Refusal> {
     let sig = header(d.headers, "x-hub-signature-256").ok_or(Refusal::BadSignature)?;
     let hex = sig.strip_prefix("sha256=").ok_or(Refusal::BadSignature)?;
     let decoded = super::sig::decode_hex(hex).ok_or(Refusal::BadSignature)?;
-    let id = header(d.headers, "x-github-delivery").unwrap_or(sig);
-    Ok(Signed {
-        prefix: Vec::new(),
-        suffix: Vec::new(),
-        signatures: vec![decoded],
-        timestamp: None,
-        replay_key: id.to_string(),
-    })
+    Ok(Signed::body_only(decoded, header(d.headers, "x-github-delivery").unwrap_or(sig)))
 }
 
 /// Reads the event named by `X-GitHub-Event` and its `action`; the account is the installation

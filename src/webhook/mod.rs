@@ -157,6 +157,20 @@ struct Signed {
     replay_key: String,
 }
 
+impl Signed {
+    /// A signature over the body alone, without a timestamp (GitHub, Shopify): replays are told
+    /// apart by the delivery id, or by the signature header where there is none.
+    fn body_only(signature: Vec<u8>, replay_key: &str) -> Signed {
+        Signed {
+            prefix: Vec::new(),
+            suffix: Vec::new(),
+            signatures: vec![signature],
+            timestamp: None,
+            replay_key: replay_key.to_string(),
+        }
+    }
+}
+
 /// Why a delivery is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Refusal {

@@ -7,14 +7,7 @@ use super::{header, json_str, Action, Delivery, Event, Refusal, Signed};
 pub fn signed(d: &Delivery<'_>) -> Result<Signed, Refusal> {
     let sig = header(d.headers, "x-shopify-hmac-sha256").ok_or(Refusal::BadSignature)?;
     let decoded = super::sig::decode_base64(sig).ok_or(Refusal::BadSignature)?;
-    let id = header(d.headers, "x-shopify-webhook-id").unwrap_or(sig);
-    Ok(Signed {
-        prefix: Vec::new(),
-        suffix: Vec::new(),
-        signatures: vec![decoded],
-        timestamp: None,
-        replay_key: id.to_string(),
-    })
+    Ok(Signed::body_only(decoded, header(d.headers, "x-shopify-webhook-id").unwrap_or(sig)))
 }
 
 /// Reads the topic (`X-Shopify-Topic`) and the shop (`X-Shopify-Shop-Domain`, else the body's

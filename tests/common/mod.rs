@@ -9,7 +9,7 @@
 #![allow(dead_code)]
 
 use http::Method;
-use integration_exporter::config::Config;
+use integration_exporter::config::{Config, ConfigError};
 use integration_exporter::demo::sim::{Fixture, RecordedRequest, Route, SimServer};
 use integration_exporter::probe::{Engine, ProbeResult};
 use integration_exporter::reason::{Reason, Status};
@@ -303,5 +303,14 @@ fn assert_requests_read_only(preset: &Preset, value: &str, q: &RecordedRequest, 
         assert!(q.header(name).is_none(), "{} carries {name}: {who}", q.path);
     } else {
         assert_eq!(q.header(name), Some(value), "credential header on {}: {who}", q.path);
+    }
+}
+
+/// The messages of a config that must be refused, one per line.
+pub fn config_errors(yaml: &str) -> String {
+    match Config::parse(yaml, "t.yml") {
+        Result::Ok(_) => panic!("config should be refused:\n{yaml}"),
+        Err(ConfigError::Invalid(d)) => d.iter().map(|d| d.message.clone()).collect::<Vec<_>>().join("\n"),
+        Err(e) => panic!("unexpected error kind: {e}"),
     }
 }
