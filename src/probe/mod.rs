@@ -200,7 +200,8 @@ impl Engine {
                 format!("no answer within the probe timeout of {}", crate::config::format_duration(budget)),
             )),
         };
-        let outcome = outcome.map_err(|f| cx.redact_failure(f));
+        // The failure's detail is redacted with the rest of the result by `redact_result`
+        // (once, in full, before it is shortened); only its log line is written before that.
         if let Err(f) = &outcome {
             if let Some(line) = &f.log {
                 tracing::warn!(integration = %integration.name, "{}", cx.redact(line));
