@@ -1,109 +1,22 @@
-//! The running exporter's shared state: the current config, the store, the probe engine,
-//! on-demand probing with caching and single-flight, and reloads.
+//! The running exporter: the current config, the store, the probe engine, on-demand probing
+//! with caching and single-flight, and reloads. The parts live beside it: config swap and
+//! reload in `reload.rs`, single-flight in `inflight.rs`, the concurrency limit in
+//! `permits.rs`, the figures for `/metrics` in `stats.rs`.
 
+use super::inflight::{InFlight, OnDemand, SharedProbe};
+use super::permits::Permits;
+use super::reload::{ConfigSource, Configs};
+use super::shard::Shard;
+use super::stats::{ExporterStats, OnDemandCounters, Snapshot, WebhookFigures};
+use super::store::Store;
 use crate::config::{Config, ConfigError, IntegrationConfig};
-use crate::metrics::{ExporterStats, Snapshot};
 use crate::probe::{Engine, Failure, ProbeParts, ProbeResult};
-use crate::reason::Status;
-use crate::store::{unix_seconds, Store};
-use arc_swap::ArcSwap;
-use futures_util::future::{BoxFuture, FutureExt, Shared};
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use crate::reason::{Reason, Status};
+use crate::time::unix_seconds;
+use futures_util::future::FutureExt;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
-use tokio::sync::{watch, Semaphore};
-
-/// Where the config comes from.
-#[derive(Debug, Clone)]
-pub enum ConfigSource {
-    /// A file, re-read on reload.
-    File(PathBuf),
-    /// Built-in text (demo mode), re-parsed on reload.
-    Text {
-        /// The YAML.
-        text: String,
-        /// Its name in messages.
-        name: String,
-    },
-    /// An already validated config, for embedding the exporter in another program; a
-    /// reload keeps it as it is.
-    Static(Arc<Config>),
-}
-
-impl ConfigSource {
-    /// Loads and validates the config.
-    pub fn load(&self) -> Result<Config, ConfigError> {
-        match self {
-            ConfigSource::File(p) => Config::load(p),
-            ConfigSource::Text { text, name } => Config::parse(text, name),
-            ConfigSource::Static(config) => Ok((**config).clone()),
-        }
-    }
-}
-
-/// `--shard I/N`: this process serves only the integrations whose names hash to slice I.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// This slice, 0-based.
-    pub index: u32,
-    /// Number of slices.
-    pub count: u32,
-}
-
-impl Shard {
-    /// Parses `I/N` with 0 <= I < N.
-    pub fn parse(s: &str) -> Result<Shard, String> {
-        // The value may come from the flag or from its environment variable: name both.
-        let at = format!("--shard (INTEGRATION_EXPORTER_SHARD) {s:?}");
-        let (i, n) = s.split_once('/').ok_or_else(|| format!("{at}: write it as I/N, e.g. 0/3"))?;
-        let index: u32 = i.trim().parse().map_err(|_| format!("{at}: I must be a whole number"))?;
-        let count: u32 = n.trim().parse().map_err(|_| format!("{at}: N must be a whole number"))?;
-        if count == 0 || index >= count {
-            return Err(format!("{at}: need 0 <= I < N (slices are numbered from 0)"));
-        }
-        Ok(Shard { index, count })
-    }
-
-    /// Whether this shard serves `name`. Rendezvous (highest random weight) hashing over a
-    /// stable hash: each name goes to the slice that scores it highest, so going from N to
-    /// N+1 shards moves only the names the new slice now wins, about 1/(N+1) of them.
-    pub fn owns(&self, name: &str) -> bool {
-        rendezvous_owner(fnv1a(name.as_bytes()), self.count) == self.index
-    }
-}
-
-/// FNV-1a, 64 bit: stable across builds and platforms (unlike `DefaultHasher`).
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
-}
-
-/// The slice among `count` (at least 1) that scores `key` highest.
-pub fn rendezvous_owner(key: u64, count: u32) -> u32 {
-    // The score must mix key and slice thoroughly: with a weak mix, neighbouring slices would
-    // win correlated sets of names and the slices would be uneven.
-    (0..count).max_by_key(|&slice| splitmix64(key ^ splitmix64(u64::from(slice)))).unwrap_or(0)
-}
-
-/// The finaliser of Steele, Lea and Flood's SplitMix64: a bijective 64-bit mix.
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// What an on-demand probe request got.
-#[derive(Debug, Clone)]
-pub enum OnDemand {
-    /// A fresh probe was made (or joined).
-    Probed(Arc<ProbeResult>),
-    /// A recent result was returned without a request upstream.
-    Cached(Arc<ProbeResult>),
-    /// No such integration.
-    Unknown,
-}
+use tokio::sync::watch;
 
 /// When an on-demand probe may answer with the latest result instead of probing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,34 +29,20 @@ enum Reuse {
     MinInterval,
 }
 
-type SharedProbe = Shared<BoxFuture<'static, Arc<ProbeResult>>>;
-
-/// A probe in flight, shared by every caller that joins it, and when its budget runs out.
-#[derive(Clone)]
-struct InFlight {
-    result: SharedProbe,
-    deadline: Instant,
-}
-
 /// The running exporter.
 pub struct App {
-    source: ConfigSource,
-    shard: Option<Shard>,
-    config: ArcSwap<Config>,
+    configs: Configs,
     /// Latest results and history.
     pub store: Store,
     engine: Engine,
-    permits: ArcSwap<Semaphore>,
-    inflight: Mutex<HashMap<String, InFlight>>,
-    reload_ok: Mutex<(bool, SystemTime)>,
-    ondemand: [AtomicU64; 3],
-    config_tx: watch::Sender<Arc<Config>>,
+    permits: Permits,
+    inflight: InFlight,
+    ondemand: OnDemandCounters,
     started: SystemTime,
-    reload_lock: tokio::sync::Mutex<()>,
     /// `--web.external-url`, set once at start-up.
-    external_url: std::sync::OnceLock<String>,
+    external_url: OnceLock<String>,
     /// The webhook receiver's figures, when it runs.
-    webhooks: std::sync::OnceLock<Arc<crate::webhook::Stats>>,
+    webhooks: OnceLock<Arc<dyn WebhookFigures>>,
 }
 
 impl std::fmt::Debug for App {
@@ -155,35 +54,21 @@ impl std::fmt::Debug for App {
 impl App {
     /// Loads the config and builds the app. Fails (and nothing starts) if the config is invalid.
     pub fn new(source: ConfigSource, shard: Option<Shard>, history_limit: usize) -> Result<Arc<App>, ConfigError> {
-        let config = Arc::new(Self::sharded(source.load()?, shard));
-        log_notes(&config);
+        let configs = Configs::load(source, shard)?;
+        let config = configs.current();
         let store = Store::new(history_limit);
         store.sync(&config);
-        let (config_tx, _) = watch::channel(config.clone());
-        let now = SystemTime::now();
         Ok(Arc::new(App {
-            source,
-            shard,
-            engine: Engine::new(config.global.requests_per_second_per_host),
-            permits: ArcSwap::from_pointee(Semaphore::new(config.global.max_concurrency)),
-            config: ArcSwap::new(config),
+            configs,
             store,
-            inflight: Mutex::new(HashMap::new()),
-            reload_ok: Mutex::new((true, now)),
-            ondemand: Default::default(),
-            config_tx,
-            started: now,
-            reload_lock: tokio::sync::Mutex::new(()),
-            external_url: std::sync::OnceLock::new(),
-            webhooks: std::sync::OnceLock::new(),
+            engine: Engine::new(config.global.requests_per_second_per_host),
+            permits: Permits::new(config.global.max_concurrency),
+            inflight: InFlight::default(),
+            ondemand: OnDemandCounters::default(),
+            started: SystemTime::now(),
+            external_url: OnceLock::new(),
+            webhooks: OnceLock::new(),
         }))
-    }
-
-    fn sharded(mut config: Config, shard: Option<Shard>) -> Config {
-        if let Some(s) = shard {
-            config.integrations.retain(|i| s.owns(&i.name));
-        }
-        config
     }
 
     /// Sets the URL the exporter is reachable under (`--web.external-url`); exported for links
@@ -193,7 +78,7 @@ impl App {
     }
 
     /// Shows the webhook receiver's figures on `/metrics`. Only the first call counts.
-    pub fn set_webhook_stats(&self, stats: Arc<crate::webhook::Stats>) {
+    pub fn set_webhook_stats(&self, stats: Arc<dyn WebhookFigures>) {
         let _ = self.webhooks.set(stats);
     }
 
@@ -204,36 +89,23 @@ impl App {
 
     /// The current config.
     pub fn config(&self) -> Arc<Config> {
-        self.config.load_full()
+        self.configs.current()
     }
 
     /// Notified with every successfully loaded config.
     pub fn subscribe(&self) -> watch::Receiver<Arc<Config>> {
-        self.config_tx.subscribe()
+        self.configs.subscribe()
     }
 
     /// Re-reads the config. On error the running config stays and the error is returned.
     pub async fn reload(&self) -> Result<(), ConfigError> {
-        let _serial = self.reload_lock.lock().await;
-        let loaded = match self.source.load() {
-            Ok(c) => Arc::new(Self::sharded(c, self.shard)),
-            Err(e) => {
-                self.reload_ok.lock().unwrap_or_else(|p| p.into_inner()).0 = false;
-                tracing::error!(error = %e, "config reload failed; keeping the previous config");
-                return Err(e);
-            }
-        };
-        log_notes(&loaded);
-        self.engine.set_rate(loaded.global.requests_per_second_per_host);
-        if loaded.global.max_concurrency != self.config().global.max_concurrency {
-            self.permits.store(Arc::new(Semaphore::new(loaded.global.max_concurrency)));
-        }
-        self.store.sync(&loaded);
-        self.config.store(loaded.clone());
-        *self.reload_ok.lock().unwrap_or_else(|p| p.into_inner()) = (true, SystemTime::now());
-        tracing::info!(integrations = loaded.integrations.len(), "config reloaded");
-        self.config_tx.send_replace(loaded);
-        Ok(())
+        self.configs
+            .reload(|loaded| {
+                self.engine.set_rate(loaded.global.requests_per_second_per_host);
+                self.permits.resize(loaded.global.max_concurrency);
+                self.store.sync(loaded);
+            })
+            .await
     }
 
     /// Probes `name` now, joining a probe already in flight for it. The result is recorded.
@@ -245,62 +117,30 @@ impl App {
         }
     }
 
-    /// Joins the probe in flight for `name`, or starts one. `reuse` says whether a result that
-    /// is still fresh is returned instead of starting a probe.
-    ///
-    /// Each caller keeps its own budget (`timeout`, bounded by the integration's): a caller
-    /// whose budget ends before the probe in flight gives up at its own deadline with a
-    /// `timeout` result of its own (the probe goes on and records what it finds), and a caller
-    /// with a longer budget that joined a probe cut short by a shorter one (a `/probe` with a
-    /// short scrape timeout) probes again with its own budget instead of inheriting that cut.
+    /// Joins the probe in flight for `name`, or starts one (see [`InFlight::join_or_start`]
+    /// for how each caller keeps its own budget). `reuse` says whether a result that is still
+    /// fresh is returned instead of starting a probe.
     async fn join_or_start(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse: Reuse) -> OnDemand {
         // The store follows the config and finds a name in O(log n); the config's list is
         // searched linearly (thousands of comparisons per lookup in a large fleet).
         let Some(integration) = self.store.get(name).map(|s| s.config.clone()) else { return OnDemand::Unknown };
         let budget = timeout.map_or(integration.settings.timeout, |t| t.min(integration.settings.timeout));
-        let deadline = Instant::now() + budget;
-        loop {
-            let (flight, started) = {
-                let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
-                match inflight.get(name) {
-                    Some(f) => (f.clone(), false),
-                    None => {
-                        // Checked under the in-flight lock: a finished probe records its result
-                        // before it leaves the in-flight map (which needs this lock), so a
-                        // request arriving just as a probe completes gets that result instead
-                        // of starting a second upstream probe.
-                        if let Some(r) = self.fresh_result(name, reuse) {
-                            return OnDemand::Cached(r);
-                        }
-                        let f = InFlight { result: self.clone().spawn_probe(integration.clone(), timeout), deadline };
-                        inflight.insert(name.to_string(), f.clone());
-                        (f, true)
-                    }
-                }
-            };
-            if started {
-                return OnDemand::Probed(flight.result.await);
-            }
-            if flight.deadline > deadline {
-                return match tokio::time::timeout_at(deadline.into(), flight.result).await {
-                    Ok(r) => OnDemand::Probed(r),
-                    Err(_) => OnDemand::Probed(Arc::new(self.budget_ran_out(&integration, budget))),
-                };
-            }
-            let result = flight.result.await;
-            let cut_short = result.reason == crate::reason::Reason::Timeout && flight.deadline < deadline;
-            if !cut_short || Instant::now() >= deadline {
-                return OnDemand::Probed(result);
-            }
-            // The joined probe had a shorter budget than this caller's: probe with ours.
-        }
+        self.inflight
+            .join_or_start(
+                name,
+                Instant::now() + budget,
+                || self.fresh_result(name, reuse),
+                || self.clone().spawn_probe(integration.clone(), timeout),
+                || self.budget_ran_out(&integration, budget),
+            )
+            .await
     }
 
     /// The result a caller gets when its own budget ends before the probe it joined: a timeout
     /// for this caller only (not recorded; the probe in flight records its own result).
     fn budget_ran_out(&self, integration: &IntegrationConfig, budget: Duration) -> ProbeResult {
         let failure = Failure::new(
-            crate::reason::Reason::Timeout,
+            Reason::Timeout,
             format!(
                 "no answer within this request's budget of {} (the probe already in flight goes on with its own)",
                 crate::config::format_duration(budget)
@@ -329,8 +169,7 @@ impl App {
         let app = self.clone();
         let name = integration.name.clone();
         let handle = tokio::spawn(async move {
-            let permits = app.permits.load_full();
-            let _permit = permits.acquire().await.ok();
+            let _permit = app.permits.acquire().await;
             let known_expiry = app.store.get(&integration.name).and_then(|s| s.last.as_ref()?.credential_expiry);
             // Boxed only once a permit is held: the probe's state (kilobytes) then exists for at
             // most max_concurrency probes, not for every queued one of a large fleet's cycle.
@@ -354,7 +193,7 @@ impl App {
             if let Some(from) = self.store.record(&name, result.clone()) {
                 log_status_change(&name, from, &result);
             }
-            self.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&name);
+            self.inflight.finish(&name);
             result
         }
         .boxed()
@@ -376,27 +215,22 @@ impl App {
 
     async fn on_demand(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse: Reuse) -> OnDemand {
         let outcome = self.join_or_start(name, timeout, reuse).await;
-        let counter = match &outcome {
-            OnDemand::Probed(_) => 0,
-            OnDemand::Cached(_) => 1,
-            OnDemand::Unknown => 2,
-        };
-        self.ondemand[counter].fetch_add(1, Ordering::Relaxed);
+        self.ondemand.count(&outcome);
         outcome
     }
 
     /// Counts an on-demand request refused before lookup (missing target).
     pub fn count_rejected(&self) {
-        self.ondemand[2].fetch_add(1, Ordering::Relaxed);
+        self.ondemand.count_rejected();
     }
 
     /// The exporter's own figures.
     pub fn exporter_stats(&self) -> ExporterStats {
-        let (ok, at) = *self.reload_ok.lock().unwrap_or_else(|p| p.into_inner());
+        let (ok, at) = self.configs.last_reload();
         ExporterStats {
             reload_successful: ok,
             reload_success_time: unix_seconds(at),
-            ondemand: [0, 1, 2].map(|i| self.ondemand[i].load(Ordering::Relaxed)),
+            ondemand: self.ondemand.read(),
             process: crate::process_metrics::read(unix_seconds(self.started)),
             external_url: self.external_url.get().cloned(),
             webhooks: self.webhooks.get().map(|w| w.snapshot(&self.store)),
@@ -418,13 +252,5 @@ fn log_status_change(name: &str, from: Status, result: &ProbeResult) {
             tracing::info!(integration = %name, %from, %to, %reason, %class, "integration status changed")
         }
         None => tracing::info!(integration = %name, %from, %to, %reason, "integration status changed"),
-    }
-}
-
-fn log_notes(config: &Config) {
-    for i in &config.integrations {
-        for note in &i.notes {
-            tracing::warn!(integration = %i.name, provider = i.provider.name(), "{note}");
-        }
     }
 }
