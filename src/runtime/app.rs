@@ -117,8 +117,8 @@ impl App {
         }
     }
 
-    /// Joins the probe in flight for `name`, or starts one (see [`InFlight::join_or_start`]
-    /// for how each caller keeps its own budget). `reuse` says whether a result that is still
+    /// Joins the probe in flight for `name`, or starts one (`InFlight::join_or_start` says
+    /// how each caller keeps its own budget). `reuse` says whether a result that is still
     /// fresh is returned instead of starting a probe.
     async fn join_or_start(self: &Arc<Self>, name: &str, timeout: Option<Duration>, reuse: Reuse) -> OnDemand {
         // The store follows the config and finds a name in O(log n); the config's list is
