@@ -11,7 +11,8 @@ mod fleet;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use integration_exporter::config::Config;
-use integration_exporter::metrics::{encode, ExporterStats, Format, Snapshot};
+use integration_exporter::metrics::{encode, Format};
+use integration_exporter::runtime::{ExporterStats, Snapshot};
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 

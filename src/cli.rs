@@ -1,10 +1,11 @@
 //! Command line (SPEC §2): flags follow the exporter-toolkit's dotted names and are global,
 //! so they may stand before or after a subcommand.
 
-use crate::app::{App, ConfigSource, Shard};
 use crate::config::{Config, ConfigError};
 use crate::logging::{LogFormat, LogLevel};
 use crate::reason::Status;
+use crate::runtime::view::ProbeView;
+use crate::runtime::{App, ConfigSource, Shard};
 use crate::server::{self, ServerOptions, ServerState};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -345,11 +346,12 @@ async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: Output
                 r.detail,
                 r.api_latency.map(|l| format!(" [{} ms]", l.as_millis())).unwrap_or_default()
             ),
-            OutputFormat::Json => json.push(crate::server::api_result_json(name, r)),
+            OutputFormat::Json => json.push(ProbeView::of(name, r)),
         }
     }
     if output == OutputFormat::Json {
-        println!("{}", serde_json::Value::Array(json));
+        // Plain structs serialize without error; an empty list stands in if one ever did not.
+        println!("{}", serde_json::to_string(&json).unwrap_or_else(|_| "[]".into()));
     }
     ExitCode::from(match worst {
         Status::Healthy | Status::Unknown => 0,
@@ -425,7 +427,7 @@ async fn serve(cli: &Cli, flags: Flags, source: ConfigSource) -> ExitCode {
             }
         }
     }
-    let scheduler = tokio::spawn(crate::scheduler::run(app.clone(), stopped(stop_rx.clone())));
+    let scheduler = tokio::spawn(crate::runtime::scheduler::run(app.clone(), stopped(stop_rx.clone())));
     tracing::info!(
         integrations = app.config().integrations.len(),
         version = crate::VERSION,

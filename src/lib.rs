@@ -6,10 +6,12 @@
 //! - [`config`]: the YAML file, its validation and the secret sources it names;
 //! - [`providers`]: one small module per SaaS provider behind the [`providers::Provider`] trait;
 //! - [`probe`]: the engine that runs one probe: outbound requests, classification, retries;
-//! - [`scheduler`]: background probing on each integration's interval;
-//! - [`store`]: the latest result and recent history of every integration;
-//! - [`metrics`]: a Prometheus collector over an immutable snapshot of the store;
+//! - [`runtime`]: the running exporter: config swap and reload, the store of results and
+//!   history, background probing, single-flight on-demand probing, the JSON views;
+//! - [`metrics`]: the Prometheus exposition of the runtime's snapshot;
 //! - [`server`]: the HTTP endpoints;
+//! - [`cli`]: the command line, which starts the rest;
+//! - [`time`]: time formatting and parsing shared by every room;
 //! - [`tls`]: the TLS crypto provider shared by the server and the outbound clients;
 //! - [`webhook`]: the receiver for providers' revocation webhooks, which probes at once;
 //! - [`demo`]: the built-in simulated SaaS API used by `demo` mode and the tests.
@@ -18,7 +20,6 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
-pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -28,9 +29,9 @@ pub mod probe;
 pub mod process_metrics;
 pub mod providers;
 pub mod reason;
-pub mod scheduler;
+pub mod runtime;
 pub mod server;
-pub mod store;
+pub mod time;
 pub mod tls;
 pub mod webhook;
 

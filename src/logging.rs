@@ -2,6 +2,7 @@
 //!
 //! Nothing logged carries a secret: probe code logs only names, reasons and redacted details.
 
+use crate::time::rfc3339;
 use std::fmt;
 use std::io::IsTerminal;
 use tracing::field::{Field, Visit};
@@ -132,40 +133,10 @@ fn quote(v: &str) -> String {
     }
 }
 
-/// `2026-11-28T22:51:19.123Z`.
-pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, dd) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
-    fn formats_timestamps_and_quotes() {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_767_323_045_250);
-        assert_eq!(super::rfc3339(t), "2026-01-02T03:04:05.250Z");
+    fn quotes_values_that_need_it() {
         assert_eq!(super::quote("plain"), "plain");
         assert_eq!(super::quote("two words"), "\"two words\"");
     }

@@ -11,7 +11,8 @@
 
 use crate::process_metrics::ProcessStats;
 use crate::reason::Status;
-use crate::store::{unix_seconds, IntegrationState};
+use crate::runtime::{ExporterStats, IntegrationState, Snapshot, WebhookSnapshot};
+use crate::time::unix_seconds;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
     DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeLabelSet, MetricEncoder,
@@ -45,32 +46,6 @@ impl Format {
             Format::Text004 => "text/plain; version=0.0.4; charset=utf-8",
         }
     }
-}
-
-/// The exporter's own figures.
-#[derive(Debug, Clone, Default)]
-pub struct ExporterStats {
-    /// Whether the last config (re)load succeeded.
-    pub reload_successful: bool,
-    /// When the config was last loaded successfully.
-    pub reload_success_time: f64,
-    /// On-demand probes: probed, cached, rejected.
-    pub ondemand: [u64; 3],
-    /// `process_*` figures.
-    pub process: ProcessStats,
-    /// `--web.external-url`, without a trailing slash, when given.
-    pub external_url: Option<String>,
-    /// The webhook receiver's figures, when it runs.
-    pub webhooks: Option<crate::webhook::WebhookSnapshot>,
-}
-
-/// Everything one scrape shows.
-#[derive(Debug, Clone, Default)]
-pub struct Snapshot {
-    /// Integrations to show, ordered by name.
-    pub integrations: Vec<Arc<IntegrationState>>,
-    /// Exporter self-metrics; `None` on `/probe`, which shows one integration only.
-    pub exporter: Option<ExporterStats>,
 }
 
 /// The exporter's own families, through prometheus-client.
@@ -404,7 +379,8 @@ fn probes_total(out: &mut String, st: &[Arc<IntegrationState>], heads: &[String]
     write_descriptor(out, counter_family_name(NAME, format), "Probes by resulting status.", "counter");
     for (state, head) in st.iter().zip(heads) {
         let p = state.probes;
-        for (result, n) in [("healthy", p.healthy), ("warning", p.warning), ("error", p.error)] {
+        for (status, n) in [(Status::Healthy, p.healthy), (Status::Warning, p.warning), (Status::Error, p.error)] {
+            let result = status.as_str();
             write_sample(out, NAME, head, [Some(("result", result)), None], Value::Count(n));
         }
     }
@@ -448,11 +424,12 @@ impl ExporterCollector {
         )?;
         let mut family =
             counter_family(enc, "integration_exporter_ondemand_probes_total", "On-demand probes by outcome.", self.1)?;
-        for (result, n) in [("probed", e.ondemand[0]), ("cached", e.ondemand[1]), ("rejected", e.ondemand[2])] {
+        let o = e.ondemand;
+        for (result, n) in [("probed", o.probed), ("cached", o.cached), ("rejected", o.rejected)] {
             counter_sample(&mut family, &[("result", result)], &n, self.1)?;
         }
         if let Some(w) = &e.webhooks {
-            w.encode(enc, self.1)?;
+            webhook_families(w, enc, self.1)?;
         }
         self.process_families(enc, &e.process)
     }
@@ -486,6 +463,43 @@ impl ExporterCollector {
         }
         Ok(())
     }
+}
+
+/// The webhook receiver's families, when it runs.
+fn webhook_families(w: &WebhookSnapshot, enc: &mut DescriptorEncoder, format: Format) -> std::fmt::Result {
+    if !w.counts.is_empty() {
+        let mut family = counter_family(
+            enc,
+            "integration_exporter_webhook_events_total",
+            "Webhook deliveries received, by provider, event type and outcome.",
+            format,
+        )?;
+        for ((provider, event_type, outcome), n) in &w.counts {
+            let labels = [("provider", *provider), ("event_type", *event_type), ("outcome", *outcome)];
+            counter_sample(&mut family, &labels.to_vec(), n, format)?;
+        }
+    }
+    if !w.integrations.is_empty() {
+        let mut family = enc.encode_descriptor(
+            "integration_webhook_last_event_timestamp_seconds",
+            "When the last verified webhook event for the integration arrived.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for i in &w.integrations {
+            family.encode_family(&i.labels)?.encode_gauge(&i.last_event)?;
+        }
+        let mut family = enc.encode_descriptor(
+            "integration_webhook_last_change_from_event",
+            "1 if the integration's last status change came from a probe a webhook event triggered.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for i in &w.integrations {
+            family.encode_family(&i.labels)?.encode_gauge(&i64::from(i.change_from_event))?;
+        }
+    }
+    Ok(())
 }
 
 impl Collector for ExporterCollector {

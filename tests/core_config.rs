@@ -629,8 +629,8 @@ fn config_check_reports_ten_mistakes_at_their_keys_in_one_run() {
 async fn reload_reports_every_mistake_and_keeps_the_running_config() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(&dir, "c.yml", OK_INTEGRATION);
-    let source = integration_exporter::app::ConfigSource::File(file.clone());
-    let app = integration_exporter::app::App::new(source, None, 10).unwrap();
+    let source = integration_exporter::runtime::ConfigSource::File(file.clone());
+    let app = integration_exporter::runtime::App::new(source, None, 10).unwrap();
     std::fs::write(&file, TEN_MISTAKES).unwrap();
     match app.reload().await {
         Err(e @ ConfigError::Invalid(_)) => assert_ten(&file.display().to_string(), &e.to_string()),

@@ -5,8 +5,8 @@
 mod core_common;
 
 use core_common::{find, get, http_integration, parse_metrics, post, value, ChildExporter, InProcess, WAIT};
-use integration_exporter::app::ConfigSource;
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
+use integration_exporter::runtime::ConfigSource;
 use integration_exporter::server::ServerOptions;
 use serde_json::json;
 use std::time::{Duration, Instant};

@@ -9,8 +9,8 @@
 //!
 //! `cargo test --test e2e_browser_layout -- --ignored` (needs `chromium` on PATH).
 
-use integration_exporter::app::{App, ConfigSource};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
+use integration_exporter::runtime::{App, ConfigSource};
 use integration_exporter::server::{serve, ServerOptions, ServerState};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};

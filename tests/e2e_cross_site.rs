@@ -8,8 +8,8 @@
 mod core_common;
 
 use core_common::InProcess;
-use integration_exporter::app::ConfigSource;
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
+use integration_exporter::runtime::ConfigSource;
 use integration_exporter::server::ServerOptions;
 use std::path::Path;
 use std::process::{Command, Stdio};

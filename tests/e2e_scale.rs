@@ -10,9 +10,9 @@
 #[path = "../benches/common/fleet.rs"]
 mod fleet;
 
-use integration_exporter::app::{App, ConfigSource};
 use integration_exporter::demo::sim::SimServer;
-use integration_exporter::scheduler;
+use integration_exporter::runtime::scheduler;
+use integration_exporter::runtime::{App, ConfigSource};
 use integration_exporter::server::{serve, ServerOptions, ServerState};
 use std::time::{Duration, Instant};
 

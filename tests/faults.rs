@@ -1,9 +1,9 @@
 //! Fault injection over real sockets on loopback. Each fault yields its reason within the
 //! probe timeout plus a small margin, and `/metrics` keeps being served throughout.
 
-use integration_exporter::app::{App, ConfigSource};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::reason::Reason;
+use integration_exporter::runtime::{App, ConfigSource};
 use integration_exporter::server::{serve, ServerOptions, ServerState};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use std::sync::Arc;

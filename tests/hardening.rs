@@ -5,9 +5,9 @@
 mod core_common;
 
 use core_common::{client, eventually, InProcess, WAIT};
-use integration_exporter::app::ConfigSource;
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::probe::MAX_RETRY_AFTER;
+use integration_exporter::runtime::ConfigSource;
 use integration_exporter::server::web_config::WebConfig;
 use integration_exporter::server::{ServerOptions, BODY_READ_TIMEOUT};
 use std::time::{Duration, Instant, SystemTime};
@@ -35,7 +35,7 @@ async fn hostile_retry_after_is_capped_and_reload_and_explicit_probes_go_through
     std::fs::write(&path, config(&sim.url())).unwrap();
     let ex = InProcess::start_source(ConfigSource::File(path.clone()), ServerOptions::default()).await;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let scheduler = tokio::spawn(integration_exporter::scheduler::run(ex.app.clone(), async move {
+    let scheduler = tokio::spawn(integration_exporter::runtime::scheduler::run(ex.app.clone(), async move {
         let _ = stop_rx.await;
     }));
     let count = || sim.requests().len();

@@ -2,9 +2,9 @@
 //! (GitHub stops sending `GitHub-Authentication-Token-Expiration` once the token is dead and
 //! answers "Bad credentials" for expired and revoked tokens alike).
 
-use integration_exporter::app::{App, ConfigSource};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::reason::Reason;
+use integration_exporter::runtime::{App, ConfigSource};
 use serde_json::json;
 use std::time::Duration;
 

@@ -13,7 +13,8 @@
 mod fleet;
 
 use integration_exporter::config::Config;
-use integration_exporter::metrics::{encode, ExporterStats, Format, Snapshot};
+use integration_exporter::metrics::{encode, Format};
+use integration_exporter::runtime::{ExporterStats, Snapshot};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, SystemTime};
 

@@ -2,12 +2,12 @@
 //! and the scheduler keeps probing it and everything else.
 
 use async_trait::async_trait;
-use integration_exporter::app::{App, ConfigSource};
 use integration_exporter::config::{Auth, AuthType, Config};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::probe::{Failure, ProbeContext};
 use integration_exporter::providers::Provider;
 use integration_exporter::reason::{Reason, Status};
+use integration_exporter::runtime::{App, ConfigSource};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,7 +55,7 @@ async fn a_panicking_probe_is_reported_and_the_scheduler_keeps_going() {
     assert!(r.detail.contains("inside the exporter"), "{}", r.detail);
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let scheduler = tokio::spawn(integration_exporter::scheduler::run(app.clone(), async move {
+    let scheduler = tokio::spawn(integration_exporter::runtime::scheduler::run(app.clone(), async move {
         let _ = stop_rx.await;
     }));
     tokio::time::sleep(Duration::from_millis(1500)).await;

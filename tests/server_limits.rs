@@ -1,7 +1,7 @@
 //! Slow and idle clients cannot pin the server: partial requests are dropped after the
 //! header-read timeout, and while hundreds of them hang on, real requests are still served.
 
-use integration_exporter::app::{App, ConfigSource};
+use integration_exporter::runtime::{App, ConfigSource};
 use integration_exporter::server::{serve, ServerOptions, ServerState};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

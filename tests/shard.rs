@@ -1,7 +1,7 @@
 //! `--shard I/N`: the slices partition the integrations completely and disjointly, and going
 //! from N to N+1 shards moves only about 1/(N+1) of them (rendezvous hashing).
 
-use integration_exporter::app::Shard;
+use integration_exporter::runtime::Shard;
 
 fn names(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("customer-{i:05}-hubspot")).collect()
@@ -58,7 +58,7 @@ fn shard_flag_is_validated() {
 
 #[test]
 fn config_is_filtered_to_the_shard() {
-    use integration_exporter::app::{App, ConfigSource};
+    use integration_exporter::runtime::{App, ConfigSource};
     let mut yaml = String::from("integrations:\n");
     for i in 0..50 {
         yaml.push_str(&format!(

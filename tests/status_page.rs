@@ -2,8 +2,8 @@
 //! a config of generic `http` integrations pointed at the simulated provider API, and a real
 //! HTTP client. Every test is bounded by a timeout.
 
-use integration_exporter::app::{App, ConfigSource};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
+use integration_exporter::runtime::{App, ConfigSource};
 use integration_exporter::server::{serve, ServerOptions, ServerState};
 use serde_json::{json, Value};
 use std::future::Future;

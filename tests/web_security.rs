@@ -2,7 +2,7 @@
 //! endpoint; configured headers are added; a bad file is refused with its location.
 //! Certificates are generated per test with rcgen; everything runs over loopback.
 
-use integration_exporter::app::{App, ConfigSource};
+use integration_exporter::runtime::{App, ConfigSource};
 use integration_exporter::server::web_config::WebConfig;
 use integration_exporter::server::{serve, ServerOptions, ServerState};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};

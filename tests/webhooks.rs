@@ -3,9 +3,9 @@
 //! once; a wrong secret, a stale timestamp and a replay are refused with their status codes,
 //! counted, and reach no upstream.
 
-use integration_exporter::app::{App, ConfigSource};
 use integration_exporter::metrics::{encode, Format};
 use integration_exporter::reason::{Reason, Status};
+use integration_exporter::runtime::{App, ConfigSource};
 use integration_exporter::webhook::sig::{encode_base64, encode_hex, hmac_sha256};
 use integration_exporter::webhook::{Options, Receiver};
 use std::sync::Arc;

@@ -14,7 +14,7 @@ use integration_exporter::config::Config;
 use integration_exporter::demo::sim::{Fixture, Route};
 use integration_exporter::probe::{ProbeResult, RateLimit, ScopeCheck};
 use integration_exporter::reason::Reason;
-use integration_exporter::store::{IntegrationState, ProbeCounts};
+use integration_exporter::runtime::{IntegrationState, ProbeCounts};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

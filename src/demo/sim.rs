@@ -126,9 +126,9 @@ fn render_one(inner: &str, now: SystemTime) -> Option<String> {
     let secs = t.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
     Some(match kind.trim() {
         "unix" => secs.to_string(),
-        "rfc3339" => format!("{}Z", &crate::logging::rfc3339(t)[..19]),
+        "rfc3339" => format!("{}Z", &crate::time::rfc3339(t)[..19]),
         "http_date" => httpdate::fmt_http_date(t),
-        "github_date" => format!("{} UTC", crate::logging::rfc3339(t)[..19].replace('T', " ")),
+        "github_date" => format!("{} UTC", crate::time::rfc3339(t)[..19].replace('T', " ")),
         _ => return None,
     })
 }

@@ -18,6 +18,7 @@ pub use ratelimit::RateLimit;
 
 use crate::config::IntegrationConfig;
 use crate::reason::{Reason, Status};
+use crate::time::human_duration;
 use arc_swap::ArcSwap;
 use serde::Serialize;
 use std::sync::Arc;
@@ -407,41 +408,4 @@ pub fn with_known_expiry(mut r: ProbeResult, known: Option<SystemTime>) -> Probe
         r.status = Reason::TokenExpired.status();
     }
     r
-}
-
-/// "3d 4h", "5h 12m", "42s": coarse, for people.
-pub fn human_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    let (days, hours, mins) = (secs / 86_400, (secs % 86_400) / 3600, (secs % 3600) / 60);
-    let pair = |big: u64, bu: &str, small: u64, su: &str| {
-        if small == 0 {
-            format!("{big}{bu}")
-        } else {
-            format!("{big}{bu} {small}{su}")
-        }
-    };
-    if days > 0 {
-        pair(days, "d", hours, "h")
-    } else if hours > 0 {
-        pair(hours, "h", mins, "m")
-    } else if mins > 0 {
-        pair(mins, "m", secs % 60, "s")
-    } else {
-        format!("{secs}s")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human_duration;
-    use std::time::Duration;
-
-    #[test]
-    fn human_durations_drop_zero_parts() {
-        assert_eq!(human_duration(Duration::from_secs(300)), "5m");
-        assert_eq!(human_duration(Duration::from_secs(3600)), "1h");
-        assert_eq!(human_duration(Duration::from_secs(3 * 86_400 + 7200)), "3d 2h");
-        assert_eq!(human_duration(Duration::from_secs(125)), "2m 5s");
-        assert_eq!(human_duration(Duration::from_secs(42)), "42s");
-    }
 }

@@ -4,6 +4,8 @@
 use super::{Provider, ALL_AUTH};
 use crate::config::{Auth, AuthType, ExpiryFormat, HttpCheck, ValueLocation};
 use crate::probe::{classify, ApiRequest, ApiResponse, Failure, ProbeContext};
+// Re-exported for the presets and tests that import it from here.
+pub use crate::time::parse_rfc3339;
 use async_trait::async_trait;
 use std::time::{Duration, SystemTime};
 
@@ -116,71 +118,9 @@ pub fn parse_expiry(raw: &str, format: ExpiryFormat) -> Option<SystemTime> {
     }
 }
 
-/// Minimal RFC 3339 parser (`2026-01-02T03:04:05Z`, fractional seconds, numeric offsets).
-pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
-        return None;
-    }
-    let mut rest = &s[19..];
-    let mut frac = 0.0;
-    if let Some(r) = rest.strip_prefix('.') {
-        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
-        frac = format!("0.{}", &r[..digits]).parse().ok()?;
-        rest = &r[digits..];
-    }
-    let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
-        }
-        _ => return None,
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
-    if secs < 0 {
-        return None;
-    }
-    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64) + Duration::from_secs_f64(frac))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_rfc3339_forms() {
-        let t = parse_rfc3339("2026-01-02T03:04:05Z").unwrap();
-        assert_eq!(t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(), 1_767_323_045);
-        let t2 = parse_rfc3339("2026-01-02T05:04:05+02:00").unwrap();
-        assert_eq!(t, t2);
-        assert!(parse_rfc3339("2026-13-02T03:04:05Z").is_none());
-        assert!(parse_rfc3339("yesterday").is_none());
-        assert!(parse_rfc3339("2026-01-02T03:04:05.250Z").is_some());
-    }
 
     #[test]
     fn splits_scope_lists() {

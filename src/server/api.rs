@@ -11,17 +11,18 @@
 //! get a JSON 404 and never cause an outbound request. No secret appears in any answer: the
 //! fields come from probe results, whose texts are redacted by the probe engine, and from the
 //! config's names and labels.
+//!
+//! The answers are the serde types of [`crate::runtime::view`]; the README's "JSON API"
+//! section lists their fields.
 
-use super::handlers::respond;
-use super::ServerState;
-use crate::app::OnDemand;
-use crate::probe::ProbeResult;
-use crate::reason::Status;
-use crate::store::{unix_seconds, IntegrationState};
+use super::response::{json, respond};
+use super::state::ServerState;
+use crate::runtime::view::{Detail, IntegrationList, IntegrationView, Outcome};
+use crate::runtime::OnDemand;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
 /// The path prefix of the API.
 pub const PREFIX: &str = "/api/v1/integrations";
@@ -49,23 +50,12 @@ pub async fn handle(state: &ServerState, path: &str, req: Request<Bytes>) -> Res
 }
 
 fn list(state: &ServerState) -> Response<Full<Bytes>> {
-    let states = state.app.store.snapshot();
-    let count = |s: Status| states.iter().filter(|i| i.status() == s).count();
-    let body = json!({
-        "counts": {
-            "healthy": count(Status::Healthy),
-            "warning": count(Status::Warning),
-            "error": count(Status::Error),
-            "unknown": count(Status::Unknown),
-        },
-        "integrations": states.iter().map(|s| integration_json(s, s.last.as_deref(), false)).collect::<Vec<_>>(),
-    });
-    json_response(StatusCode::OK, &body)
+    json(StatusCode::OK, &IntegrationList::of(&state.app.store.snapshot()))
 }
 
 fn one(state: &ServerState, name: &str) -> Response<Full<Bytes>> {
     match state.app.store.get(name) {
-        Some(s) => json_response(StatusCode::OK, &integration_json(&s, s.last.as_deref(), true)),
+        Some(s) => json(StatusCode::OK, &IntegrationView::of(&s, s.last.as_deref(), Detail::Full)),
         None => unknown(name),
     }
 }
@@ -96,12 +86,9 @@ async fn probe(state: &ServerState, name: &str, req: Request<Bytes>) -> Response
         return resp;
     }
     let Some(s) = state.app.store.get(name) else { return unknown(name) };
-    let mut body = integration_json(&s, Some(&result), false);
-    if let Value::Object(m) = &mut body {
-        m.insert("ondemand".into(), json!(if cached { "cached" } else { "probed" }));
-        m.insert("steps".into(), json!(result.steps));
-    }
-    json_response(StatusCode::OK, &body)
+    let mut body = IntegrationView::of(&s, Some(&result), Detail::Steps);
+    body.ondemand = Some(if cached { Outcome::Cached } else { Outcome::Probed });
+    json(StatusCode::OK, &body)
 }
 
 /// Which page a "probe now" form came from (`?return=integration` on its action).
@@ -131,55 +118,6 @@ fn wants_html(req: &Request<Bytes>) -> bool {
         || content_type.starts_with("multipart/form-data")
 }
 
-/// One integration as JSON; `last` is its latest result (passed separately so an on-demand
-/// answer shows exactly the result it got). With `detailed`, adds the step log and history.
-pub fn integration_json(s: &IntegrationState, last: Option<&ProbeResult>, detailed: bool) -> Value {
-    let name = s.config.name.as_str();
-    let mut m = match last {
-        Some(r) => match super::api_result_json(name, r) {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        },
-        None => {
-            let mut m = Map::new();
-            m.insert("name".into(), json!(name));
-            m.insert("status".into(), json!(Status::Unknown));
-            m.insert("reason".into(), Value::Null);
-            m.insert("detail".into(), json!("not probed yet"));
-            m
-        }
-    };
-    if !detailed {
-        m.remove("steps");
-    }
-    let labels: Map<String, Value> = s.config.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    let settings = &s.config.settings;
-    let missing = |required: bool| -> Vec<&str> {
-        last.map(|r| {
-            r.scopes.iter().filter(|c| c.required == required && !c.granted).map(|c| c.scope.as_str()).collect()
-        })
-        .unwrap_or_default()
-    };
-    m.insert("provider".into(), json!(s.config.provider.name()));
-    m.insert("auth_type".into(), json!(s.config.auth.auth_type().as_str()));
-    m.insert("labels".into(), Value::Object(labels));
-    m.insert("reason_text".into(), json!(last.map_or("Not probed yet", |r| r.reason.describe())));
-    m.insert("missing_scopes".into(), json!(missing(true)));
-    m.insert("missing_optional_scopes".into(), json!(missing(false)));
-    m.insert("status_changed_at".into(), json!(unix_seconds(s.status_changed_at)));
-    m.insert("last_success_at".into(), json!(s.last_success.map(unix_seconds)));
-    m.insert(
-        "probes_total".into(),
-        json!({"healthy": s.probes.healthy, "warning": s.probes.warning, "error": s.probes.error}),
-    );
-    m.insert("interval_seconds".into(), json!(settings.interval.as_secs_f64()));
-    m.insert("error_interval_seconds".into(), json!(settings.error_interval.as_secs_f64()));
-    if detailed {
-        m.insert("history".into(), json!(s.history));
-    }
-    Value::Object(m)
-}
-
 fn unknown(name: &str) -> Response<Full<Bytes>> {
     error(
         StatusCode::NOT_FOUND,
@@ -194,18 +132,16 @@ fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
     resp
 }
 
-fn error(status: StatusCode, message: &str, name: Option<&str>) -> Response<Full<Bytes>> {
-    let mut body = json!({ "error": message });
-    if let (Some(n), Value::Object(m)) = (name, &mut body) {
-        m.insert("name".into(), json!(n));
-    }
-    json_response(status, &body)
+/// An error answer.
+#[derive(Debug, Serialize)]
+struct ApiError<'a> {
+    /// What went wrong and what to do.
+    error: &'a str,
+    /// The name asked for, shortened, where there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
-    let mut text = body.to_string();
-    text.push('\n');
-    let mut resp = respond(status, "application/json", text);
-    resp.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
-    resp
+fn error(status: StatusCode, message: &str, name: Option<&str>) -> Response<Full<Bytes>> {
+    json(status, &ApiError { error: message, name })
 }

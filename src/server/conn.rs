@@ -2,12 +2,14 @@
 //! clients out.
 //!
 //! Every connection is registered with the [`Tracker`] when it is accepted. It must deliver a
-//! complete request head within [`super::FIRST_REQUEST_TIMEOUT`] of accept (TLS handshake and
-//! protocol detection included) or it is closed. When [`super::MAX_CONNECTIONS`] are open, a
+//! complete request head within [`FIRST_REQUEST_TIMEOUT`] of accept (TLS handshake and
+//! protocol detection included) or it is closed. When [`super::limits::MAX_CONNECTIONS`] are open, a
 //! new connection closes the one that has gone longest without a request in progress, so a
 //! flood of sockets that never send a byte only ever displaces itself.
 
-use super::{dispatch, http_builder, ServerState, FIRST_REQUEST_TIMEOUT};
+use super::dispatch::{dispatch, http_builder};
+use super::limits::FIRST_REQUEST_TIMEOUT;
+use super::state::ServerState;
 use hyper::body::Incoming;
 use hyper::Request;
 use hyper_util::rt::TokioIo;

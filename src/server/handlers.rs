@@ -1,29 +1,15 @@
 //! Request routing and the handlers of the non-page endpoints.
 
-use super::ServerState;
-use crate::app::OnDemand;
-use crate::metrics::{self, Format, Snapshot};
+use super::response::{respond, text};
+use super::state::ServerState;
+use crate::metrics::{self, Format};
+use crate::runtime::{IntegrationState, OnDemand, Snapshot};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Method, Request, Response, StatusCode};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A response with a body and content type.
-pub fn respond(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(body.into()));
-    *r.status_mut() = status;
-    if let Ok(v) = http::HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(http::header::CONTENT_TYPE, v);
-    }
-    r
-}
-
-/// A plain-text response.
-pub fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
-    respond(status, "text/plain; charset=utf-8", body)
-}
 
 /// Query parameters, decoded.
 pub fn query(req: &Request<Bytes>) -> HashMap<String, String> {
@@ -146,7 +132,7 @@ async fn probe_endpoint(state: &ServerState, req: &Request<Bytes>) -> Response<F
     let st = if st.last.as_ref().is_some_and(|last| Arc::ptr_eq(last, &result)) {
         st
     } else {
-        Arc::new(crate::store::IntegrationState { last: Some(result.clone()), ..(*st).clone() })
+        Arc::new(IntegrationState { last: Some(result.clone()), ..(*st).clone() })
     };
     let snapshot = Snapshot { integrations: vec![st.clone()], exporter: None };
     if q.get("debug").map(String::as_str) == Some("true") {

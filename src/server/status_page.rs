@@ -8,11 +8,12 @@
 //! Security Policy that allows no scripts at all, as a second line of defence. Every link,
 //! form and redirect is under `--web.route-prefix`.
 
-use super::handlers::respond;
-use super::ServerState;
-use crate::probe::{human_duration, ProbeResult};
+use super::response::respond;
+use super::state::ServerState;
+use crate::probe::ProbeResult;
 use crate::reason::{Reason, Status};
-use crate::store::{HistoryEntry, IntegrationState};
+use crate::runtime::{HistoryEntry, IntegrationState};
+use crate::time::{age, human_duration};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Response, StatusCode};
@@ -326,7 +327,7 @@ impl Page<'_> {
                     td.status {
                         (pill(status))
                         div.muted.small title=(format!("status since {}", rfc3339(s.status_changed_at))) {
-                            "for " (human_duration(crate::store::age(s.status_changed_at, self.now)))
+                            "for " (human_duration(age(s.status_changed_at, self.now)))
                         }
                     }
                     td.name {
@@ -509,7 +510,7 @@ fn one_page(state: &ServerState, s: &IntegrationState, now: SystemTime, probed: 
             section.panel data-integration=(name) {
                 div.headline {
                     (pill(status))
-                    span.muted { " for " (human_duration(crate::store::age(s.status_changed_at, now))) }
+                    span.muted { " for " (human_duration(age(s.status_changed_at, now))) }
                     (probe_form(prefix, name, true))
                 }
                 div.reason {
@@ -756,7 +757,7 @@ fn probe_note(s: &IntegrationState, cached: bool, now: SystemTime) -> Markup {
 }
 
 fn ago(t: SystemTime, now: SystemTime) -> String {
-    let age = crate::store::age(t, now);
+    let age = age(t, now);
     if age < Duration::from_secs(1) {
         "just now".to_string()
     } else {
@@ -783,5 +784,5 @@ fn millis(d: Duration) -> String {
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    crate::logging::rfc3339(t)
+    crate::time::rfc3339(t)
 }

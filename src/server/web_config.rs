@@ -477,7 +477,7 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
 
 /// The 401 sent without valid credentials.
 pub fn unauthorized() -> Response<Full<Bytes>> {
-    let mut r = super::handlers::text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
+    let mut r = super::response::text(StatusCode::UNAUTHORIZED, "Unauthorized\n");
     r.headers_mut()
         .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Basic realm=\"integration_exporter\""));
     r
@@ -485,7 +485,7 @@ pub fn unauthorized() -> Response<Full<Bytes>> {
 
 /// The 429 sent when a credential check is not even attempted (see [`BasicAuth`]).
 pub fn throttled() -> Response<Full<Bytes>> {
-    let mut r = super::handlers::text(
+    let mut r = super::response::text(
         StatusCode::TOO_MANY_REQUESTS,
         "Too many failed logins from this address, or too many logins at once; retry later\n",
     );

@@ -39,11 +39,11 @@ mod zendesk;
 
 pub use config::WebhookConfig;
 
-use crate::app::App;
-use crate::metrics::Format;
 use crate::probe::{Failure, ProbeResult};
 use crate::reason::Reason;
-use crate::store::{unix_seconds, Store};
+use crate::runtime::{App, Store, WebhookFigures};
+pub use crate::runtime::{IntegrationEvents, WebhookSnapshot};
+use crate::time::unix_seconds;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -376,63 +376,9 @@ impl Stats {
     }
 }
 
-/// One integration's webhook figures.
-#[derive(Debug, Clone)]
-pub struct IntegrationEvents {
-    /// `integration`, `provider`, then the static labels, as on every per-integration series.
-    pub labels: Vec<(String, String)>,
-    /// When the last verified event for it arrived.
-    pub last_event: f64,
-    /// Whether its last status change came from an event.
-    pub change_from_event: bool,
-}
-
-/// The receiver's figures at one scrape.
-#[derive(Debug, Clone, Default)]
-pub struct WebhookSnapshot {
-    /// Deliveries by (provider, event type, outcome).
-    pub counts: Vec<((&'static str, &'static str, &'static str), u64)>,
-    /// Per integration that received an event.
-    pub integrations: Vec<IntegrationEvents>,
-}
-
-impl WebhookSnapshot {
-    /// Writes the families.
-    pub fn encode(&self, enc: &mut prometheus_client::encoding::DescriptorEncoder, format: Format) -> std::fmt::Result {
-        use prometheus_client::metrics::MetricType;
-        if !self.counts.is_empty() {
-            let mut family = crate::metrics::counter_family(
-                enc,
-                "integration_exporter_webhook_events_total",
-                "Webhook deliveries received, by provider, event type and outcome.",
-                format,
-            )?;
-            for ((provider, event_type, outcome), n) in &self.counts {
-                let labels = [("provider", *provider), ("event_type", *event_type), ("outcome", *outcome)];
-                crate::metrics::counter_sample(&mut family, &labels.to_vec(), n, format)?;
-            }
-        }
-        if !self.integrations.is_empty() {
-            let mut family = enc.encode_descriptor(
-                "integration_webhook_last_event_timestamp_seconds",
-                "When the last verified webhook event for the integration arrived.",
-                None,
-                MetricType::Gauge,
-            )?;
-            for i in &self.integrations {
-                family.encode_family(&i.labels)?.encode_gauge(&i.last_event)?;
-            }
-            let mut family = enc.encode_descriptor(
-                "integration_webhook_last_change_from_event",
-                "1 if the integration's last status change came from a probe a webhook event triggered.",
-                None,
-                MetricType::Gauge,
-            )?;
-            for i in &self.integrations {
-                family.encode_family(&i.labels)?.encode_gauge(&i64::from(i.change_from_event))?;
-            }
-        }
-        Ok(())
+impl WebhookFigures for Stats {
+    fn snapshot(&self, store: &Store) -> WebhookSnapshot {
+        Stats::snapshot(self, store)
     }
 }
 
@@ -536,7 +482,7 @@ impl Receiver {
             tokio::spawn(self.clone().serve_connection(stream, peer, graceful.watcher(), permit));
         }
         drop(listener);
-        let _ = tokio::time::timeout(crate::server::DRAIN_TIMEOUT, graceful.shutdown()).await;
+        let _ = tokio::time::timeout(crate::server::limits::DRAIN_TIMEOUT, graceful.shutdown()).await;
     }
 
     /// Serves one connection (plain or TLS) until it closes or shutdown drains it; `permit`

@@ -2,7 +2,7 @@
 //! a child-process exporter, and a small Prometheus text parser.
 #![allow(dead_code)]
 
-use integration_exporter::app::{App, ConfigSource};
+use integration_exporter::runtime::{App, ConfigSource};
 use integration_exporter::server::{self, ServerOptions, ServerState};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};

@@ -3,7 +3,7 @@
 //! integrations a reload adds or changes, the first probe is immediate; `max_concurrency`
 //! and the per-host request budget pace a large fleet.
 
-use crate::app::App;
+use super::app::App;
 use crate::config::{Config, Settings};
 use crate::probe::ProbeResult;
 use crate::reason::Status;

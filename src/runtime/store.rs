@@ -119,17 +119,10 @@ impl History {
     }
 }
 
-impl serde::Serialize for History {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
 /// One entry of an integration's recent history.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HistoryEntry<'a> {
-    /// End of the probe (millisecond precision); seconds since the epoch in JSON.
-    #[serde(serialize_with = "serialize_time")]
+    /// End of the probe (millisecond precision).
     pub finished_at: SystemTime,
     /// Status it found.
     pub status: Status,
@@ -137,29 +130,12 @@ pub struct HistoryEntry<'a> {
     pub reason: Reason,
     /// Reason in words.
     pub detail: &'a str,
-    /// Main request latency (microsecond precision), if a request was answered; seconds in JSON.
-    #[serde(rename = "latency_seconds", serialize_with = "serialize_seconds")]
+    /// Main request latency (microsecond precision), if a request was answered.
     pub latency: Option<Duration>,
     /// Main request HTTP status, 0 when none was answered.
     pub http_status: u16,
     /// Whether the status differed from the probe before.
     pub status_changed: bool,
-}
-
-fn serialize_time<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(unix_seconds(*t))
-}
-
-fn serialize_seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.serialize_some(&d.as_secs_f64()),
-        None => s.serialize_none(),
-    }
-}
-
-/// Seconds since the epoch as a float.
-pub fn unix_seconds(t: SystemTime) -> f64 {
-    t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// Probe counts by resulting status.
@@ -313,11 +289,6 @@ impl Store {
     }
 }
 
-/// Age of a time, for "last probe 5s ago".
-pub fn age(t: SystemTime, now: SystemTime) -> Duration {
-    now.duration_since(t).unwrap_or(Duration::ZERO)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,13 +366,6 @@ mod tests {
             e,
             [want, HistoryEntry { latency: Some(Duration::from_micros(48_250)), status_changed: true, ..want }]
         );
-        let json = serde_json::to_value(&h).unwrap();
-        assert_eq!(json[1]["finished_at"], 1_796_000_000.123);
-        assert_eq!(json[1]["latency_seconds"], 0.04825);
-        assert_eq!(json[0]["latency_seconds"], serde_json::Value::Null);
-        assert_eq!(json[0]["reason"], "token_expired");
-        assert_eq!(json[0]["status"], "error");
-        assert_eq!(json[0]["detail"], "token expired");
     }
 
     fn result_with(reason: Reason) -> Arc<ProbeResult> {
