@@ -1,5 +1,6 @@
-//! Helpers shared by the `core_*` integration tests: an in-process exporter on loopback,
-//! a child-process exporter, and a small Prometheus text parser.
+//! The one test harness for the exporter: in process on 127.0.0.1:0 ([`InProcess`]) or as a
+//! child process of the built binary ([`ChildExporter`], its stderr captured), each with its base
+//! URL and a stop; GET/POST helpers with a bound on every wait; and a small Prometheus text parser.
 #![allow(dead_code)]
 
 use integration_exporter::app::{App, ConfigSource};
@@ -130,6 +131,11 @@ impl InProcess {
     /// Starts from a config source.
     pub async fn start_source(source: ConfigSource, options: ServerOptions) -> InProcess {
         let app = App::new(source, None, 100).expect("config must be valid");
+        Self::serve(app, options).await
+    }
+
+    /// Serves an app the test built itself (its own history limit or shard).
+    pub async fn serve(app: Arc<App>, options: ServerOptions) -> InProcess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = ServerState::new(app.clone(), options);
@@ -143,6 +149,11 @@ impl InProcess {
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        self.url("")
     }
 
     /// GET with an optional Accept header; returns status, content type and body.
