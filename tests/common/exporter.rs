@@ -292,6 +292,25 @@ impl ChildExporter {
         }
     }
 
+    /// The address named (`address=`) by the first log line containing `msg`, such as
+    /// "webhook receiver listening"; waits (bounded) for that line.
+    pub fn logged_address(&self, msg: &str) -> SocketAddr {
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            let found = log.lines().filter(|l| l.contains(msg)).find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("address="))
+                    .and_then(|a| a.trim_matches('"').parse().ok())
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(start.elapsed() < WAIT, "no log line {msg:?} with an address; stderr:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The collected stderr.
     pub fn log(&self) -> String {
         self.stderr.lock().unwrap().clone()
