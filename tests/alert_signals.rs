@@ -4,9 +4,9 @@
 //! driven through on-demand probes against an upstream on loopback whose answer the test
 //! changes between probes.
 
-mod core_common;
+mod common;
 
-use core_common::{get, parse_metrics, post, value, ChildExporter, Sample};
+use common::exporter::{get, parse_metrics, post, value, ChildExporter, Sample};
 use std::io::Write;
 use std::process::Command;
 use wiremock::matchers::{method, path};
@@ -147,7 +147,7 @@ fn a_bad_external_url_is_refused_naming_the_flag_and_never_echoing_a_password() 
         ("https://admin:hunter2-Pass@example.test/", "user name or password"),
         ("https://example.test/?token=hunter2-Pass", "query or fragment"),
     ] {
-        let out = Command::new(core_common::bin())
+        let out = Command::new(common::exporter::bin())
             .args(["--config.check", "--config.file", "does-not-matter.yml", "--web.external-url", url])
             .output()
             .unwrap();

@@ -1,9 +1,9 @@
 //! `integration_exporter_build_info` carries the revision and branch the build came from
 //! (build.rs: git when building from a checkout, "unknown" otherwise).
 
-mod core_common;
+mod common;
 
-use core_common::{find, InProcess};
+use common::exporter::{find, InProcess};
 use std::process::Command;
 
 /// What git says about this checkout, or `None` when the tests run without git or `.git`.

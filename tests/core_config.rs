@@ -2,9 +2,9 @@
 //!
 //! Every validation error is asserted with its message and `file:line:column`.
 
-mod core_common;
+mod common;
 
-use core_common::{bin, http_integration};
+use common::exporter::{bin, http_integration};
 use integration_exporter::config::{Config, ConfigError, Diagnostic};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use std::process::Command;

@@ -1,9 +1,9 @@
 //! OAuth 2.0 grants against a loopback token endpoint: caching, dropping on 401, error mapping
 //! and the shape of the token request.
 
-mod core_common;
+mod common;
 
-use core_common::{bin, http_integration, WAIT};
+use common::exporter::{bin, http_integration, WAIT};
 use integration_exporter::config::Config;
 use integration_exporter::demo::sim::{Fixture, RecordedRequest, Route, SimServer};
 use integration_exporter::probe::{Engine, ProbeResult};

@@ -1,9 +1,9 @@
 //! The probe engine with the generic `http` provider against a local mock API (real HTTP on
 //! loopback): every SPEC §5 reason it can produce, and the SPEC §7 series on `/metrics`.
 
-mod core_common;
+mod common;
 
-use core_common::{find, http_integration, parse_metrics, value, InProcess, Sample, WAIT};
+use common::exporter::{find, http_integration, parse_metrics, value, InProcess, Sample, WAIT};
 use integration_exporter::config::Config;
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::probe::{Engine, ProbeResult};

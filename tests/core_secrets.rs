@@ -1,9 +1,9 @@
 //! No secret value appears in any HTTP response or any log line, at debug level, through
 //! successes, failures that echo the credential back, and reloads (good and broken).
 
-mod core_common;
+mod common;
 
-use core_common::{get, http_integration, post, ChildExporter, WAIT};
+use common::exporter::{get, http_integration, post, ChildExporter, WAIT};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use serde_json::json;
 use std::time::Duration;

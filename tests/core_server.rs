@@ -2,9 +2,9 @@
 //! debug output, content negotiation, `/config`, health, reload (endpoint and SIGHUP),
 //! graceful SIGTERM, and `--web.max-requests`.
 
-mod core_common;
+mod common;
 
-use core_common::{find, get, http_integration, parse_metrics, post, value, ChildExporter, InProcess, WAIT};
+use common::exporter::{find, get, http_integration, parse_metrics, post, value, ChildExporter, InProcess, WAIT};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::runtime::ConfigSource;
 use integration_exporter::server::ServerOptions;
@@ -200,7 +200,7 @@ async fn config_endpoint_is_redacted_and_health_endpoints_answer() {
     srv.stop().await;
 }
 
-fn reload_ok(m: &[core_common::Sample]) -> f64 {
+fn reload_ok(m: &[common::exporter::Sample]) -> f64 {
     value(m, "integration_exporter_config_last_reload_successful", &[]).unwrap()
 }
 
@@ -265,7 +265,7 @@ async fn max_requests_answers_503_beyond_the_limit() {
     let srv = InProcess::start_with(&one(&sim.url(), ""), options).await;
     let slow = tokio::spawn(get_owned(srv.url("/probe?target=svc")));
     // Wait until the slow probe is in flight upstream.
-    assert!(core_common::eventually(WAIT, || async { !sim.requests().is_empty() }).await);
+    assert!(common::exporter::eventually(WAIT, || async { !sim.requests().is_empty() }).await);
     let (status, _, body) = srv.get("/metrics", None).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("--web.max-requests"), "{body}");
@@ -303,7 +303,7 @@ async fn sighup_reloads_and_sigterm_exits_gracefully() {
 
     // The scheduler probes alpha at start.
     assert!(
-        core_common::eventually(WAIT, || {
+        common::exporter::eventually(WAIT, || {
             let u = murl.clone();
             async move { value(&metrics(u).await, "integration_up", &[("integration", "alpha")]) == Some(1.0) }
         })
@@ -314,7 +314,7 @@ async fn sighup_reloads_and_sigterm_exits_gracefully() {
     std::fs::write(&path, format!("global:\n  interval: 1h\nintegrations:\n{a}{b}")).unwrap();
     child.signal("HUP");
     assert!(
-        core_common::eventually(WAIT, || {
+        common::exporter::eventually(WAIT, || {
             let u = murl.clone();
             async move { !find(&metrics(u).await, "integration_status", &[("integration", "beta")]).is_empty() }
         })
@@ -326,7 +326,7 @@ async fn sighup_reloads_and_sigterm_exits_gracefully() {
     std::fs::write(&path, "global: [\n").unwrap();
     child.signal("HUP");
     assert!(
-        core_common::eventually(WAIT, || {
+        common::exporter::eventually(WAIT, || {
             let u = murl.clone();
             async move { value(&metrics(u).await, "integration_exporter_config_last_reload_successful", &[]) == Some(0.0) }
         })
@@ -338,7 +338,7 @@ async fn sighup_reloads_and_sigterm_exits_gracefully() {
     std::fs::write(&path, format!("global:\n  interval: 1h\nintegrations:\n{b}")).unwrap();
     child.signal("HUP");
     assert!(
-        core_common::eventually(WAIT, || {
+        common::exporter::eventually(WAIT, || {
             let u = murl.clone();
             async move {
                 let m = metrics(u).await;
@@ -351,7 +351,7 @@ async fn sighup_reloads_and_sigterm_exits_gracefully() {
 
     // Let the scheduler's first probe of beta finish, so /probe below starts a probe of its own.
     assert!(
-        core_common::eventually(WAIT, || {
+        common::exporter::eventually(WAIT, || {
             let u = murl.clone();
             async move { value(&metrics(u).await, "integration_up", &[("integration", "beta")]).is_some() }
         })
@@ -361,7 +361,7 @@ async fn sighup_reloads_and_sigterm_exits_gracefully() {
     let probes_before = sim.requests().iter().filter(|r| r.path == "/slow").count();
     let in_flight = tokio::spawn(get_owned(child.url("/probe?target=beta&debug=true")));
     assert!(
-        core_common::eventually(WAIT, || async {
+        common::exporter::eventually(WAIT, || async {
             sim.requests().iter().filter(|r| r.path == "/slow").count() > probes_before
         })
         .await
@@ -396,7 +396,7 @@ async fn probe_honours_the_scrape_timeout_header() {
     });
     let srv = InProcess::start(&one(&url, "  timeout: 20s\n")).await;
     let started = Instant::now();
-    let resp = core_common::client()
+    let resp = common::exporter::client()
         .get(srv.url("/probe?target=svc"))
         .header("X-Prometheus-Scrape-Timeout-Seconds", "2")
         .send()

@@ -5,9 +5,9 @@
 //!
 //! Ignored in a plain `cargo test`: needs Debian's `chromium`.
 
-mod core_common;
+mod common;
 
-use core_common::InProcess;
+use common::exporter::InProcess;
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::runtime::ConfigSource;
 use integration_exporter::server::ServerOptions;

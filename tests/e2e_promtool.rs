@@ -3,9 +3,9 @@
 //! promtool (Debian package `prometheus`) lints the Prometheus text format 0.0.4, the format
 //! served when a scraper does not ask for OpenMetrics; `.ci/run` installs it and runs this.
 
-mod core_common;
+mod common;
 
-use core_common::{http_integration, InProcess, WAIT};
+use common::exporter::{http_integration, InProcess, WAIT};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use serde_json::json;
 use std::io::Write;

@@ -1,10 +1,13 @@
 //! Fault injection over real sockets on loopback. Each fault yields its reason within the
 //! probe timeout plus a small margin, and `/metrics` keeps being served throughout.
 
+mod common;
+
+use common::exporter::InProcess;
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::reason::Reason;
 use integration_exporter::runtime::{App, ConfigSource};
-use integration_exporter::server::{serve, ServerOptions, ServerState};
+use integration_exporter::server::ServerOptions;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -236,9 +239,8 @@ async fn every_fault_yields_its_reason_in_time_while_metrics_keep_serving() {
         yaml.push_str(y);
     }
     let app = App::new(ConfigSource::Text { text: yaml, name: "faults.yml".into() }, None, 10).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve(listener, ServerState::new(app.clone(), ServerOptions::default()), std::future::pending()));
+    let server = InProcess::serve(app.clone(), ServerOptions::default()).await;
+    let addr = server.addr;
 
     // /metrics is scraped continuously while the faults run; every scrape must succeed quickly.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -2,9 +2,9 @@
 //! take what other requests need (functional checks; the timed load tests are in
 //! `hardening_load.rs`).
 
-mod core_common;
+mod common;
 
-use core_common::{client, eventually, InProcess, WAIT};
+use common::exporter::{client, eventually, InProcess, WAIT};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::probe::MAX_RETRY_AFTER;
 use integration_exporter::runtime::ConfigSource;
@@ -54,7 +54,7 @@ async fn hostile_retry_after_is_capped_and_reload_and_explicit_probes_go_through
     assert_eq!(count(), before, "/probe must not hammer a provider that asked to wait");
 
     // An explicit probe (the API, the status page's button) goes through it.
-    let (status, body) = core_common::post(&ex.url("/api/v1/integrations/svc/probe")).await;
+    let (status, body) = common::exporter::post(&ex.url("/api/v1/integrations/svc/probe")).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"ondemand\":\"probed\""), "{body}");
     assert_eq!(count(), before + 1);
@@ -63,7 +63,7 @@ async fn hostile_retry_after_is_capped_and_reload_and_explicit_probes_go_through
     // (a century-long, or even an hour-long, wait would otherwise hold it).
     sim.set_routes(limited("3153600000"));
     let before = count();
-    let (status, body) = core_common::post(&ex.url("/-/reload")).await;
+    let (status, body) = common::exporter::post(&ex.url("/-/reload")).await;
     assert_eq!(status, 200, "{body}");
     assert!(
         eventually(Duration::from_secs(5), || async { count() > before }).await,
@@ -71,7 +71,7 @@ async fn hostile_retry_after_is_capped_and_reload_and_explicit_probes_go_through
     );
     // And an HTTP date in year 9999 is capped as well.
     sim.set_routes(limited("Fri, 31 Dec 9999 23:59:59 GMT"));
-    let (status, _) = core_common::post(&ex.url("/api/v1/integrations/svc/probe")).await;
+    let (status, _) = common::exporter::post(&ex.url("/api/v1/integrations/svc/probe")).await;
     assert_eq!(status, 200);
     let last = ex.app.store.get("svc").unwrap().last.clone().unwrap();
     assert!(last.not_before.unwrap() <= SystemTime::now() + MAX_RETRY_AFTER);
@@ -200,7 +200,8 @@ async fn sigterm_with_stuck_sockets_exits_within_ten_seconds() {
     let path = dir.path().join("c.yml");
     std::fs::write(&path, "integrations: []\n").unwrap();
     let p = path.clone();
-    let mut child = tokio::task::spawn_blocking(move || core_common::ChildExporter::start(&p, &[], &[])).await.unwrap();
+    let mut child =
+        tokio::task::spawn_blocking(move || common::exporter::ChildExporter::start(&p, &[], &[])).await.unwrap();
     let mut stuck = Vec::new();
     for i in 0..55 {
         let mut s = tokio::net::TcpStream::connect(child.addr).await.unwrap();

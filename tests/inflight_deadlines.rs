@@ -3,9 +3,9 @@
 //! its own deadline, and a background probe that joins one cut short by a `/probe` probes again
 //! with its own budget instead of inheriting the cut.
 
-mod core_common;
+mod common;
 
-use core_common::{http_integration, parse_metrics, value, InProcess};
+use common::exporter::{http_integration, parse_metrics, value, InProcess};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::reason::Reason;
 use serde_json::json;
@@ -28,7 +28,7 @@ async fn exporter(sim: &SimServer) -> InProcess {
 /// `/probe?target=svc` with a 1.5 s scrape timeout (a 1 s probe budget); its time and metrics.
 async fn scrape_probe(srv: &InProcess) -> (Duration, String) {
     let started = Instant::now();
-    let resp = core_common::client()
+    let resp = common::exporter::client()
         .get(srv.url("/probe?target=svc"))
         .header("X-Prometheus-Scrape-Timeout-Seconds", "1.5")
         .send()
@@ -67,7 +67,7 @@ async fn a_background_probe_never_inherits_the_shorter_budget_of_a_probe_it_join
     let scrape = {
         let url = srv.url("/probe?target=svc");
         tokio::spawn(async move {
-            core_common::client()
+            common::exporter::client()
                 .get(url)
                 .header("X-Prometheus-Scrape-Timeout-Seconds", "1.5")
                 .send()

@@ -4,9 +4,9 @@
 //! that becomes `{"secs","nanos"}`, a time that becomes a number) fails the test. The fields
 //! are the ones the README's "JSON API" section documents.
 
-mod core_common;
+mod common;
 
-use core_common::{bin, http_integration, post, InProcess, WAIT};
+use common::exporter::{bin, http_integration, post, InProcess, WAIT};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;

@@ -11,10 +11,10 @@
 //! logfmt and JSON. None may hold a secret, any of its encodings, or any 8-character window
 //! of it.
 
-mod core_common;
+mod common;
 
 use base64::Engine as _;
-use core_common::{bin, get, post, ChildExporter, WAIT};
+use common::exporter::{bin, get, post, ChildExporter, WAIT};
 use integration_exporter::demo::sim::{Fixture, RecordedRequest, Route, SimServer};
 use serde_json::json;
 use std::sync::Arc;

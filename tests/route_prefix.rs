@@ -3,9 +3,9 @@
 //! and the integration pages, and every page link the alert annotations build, resolves (200)
 //! through the prefix. The real binary in demo mode, on loopback.
 
-mod core_common;
+mod common;
 
-use core_common::{client, eventually, ChildExporter, WAIT};
+use common::exporter::{client, eventually, ChildExporter, WAIT};
 use std::collections::BTreeSet;
 
 const EXTERNAL: &str = "https://example.test/ie";
@@ -114,8 +114,8 @@ async fn every_link_and_alert_page_link_resolves_through_the_prefix() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/alerts/integration-health.rules.yml")).unwrap();
     assert!(rules.contains("{{ $base }}/integrations/{{ $labels.integration }}"), "the rules' page link changed");
     let metrics = http.get(local("/ie/metrics")).send().await.unwrap().text().await.unwrap();
-    let samples = core_common::parse_metrics(&metrics);
-    let base = core_common::find(&samples, "integration_exporter_external_url_info", &[])
+    let samples = common::exporter::parse_metrics(&metrics);
+    let base = common::exporter::find(&samples, "integration_exporter_external_url_info", &[])
         .first()
         .and_then(|s| s.labels.get("external_url").cloned())
         .expect("the external URL is exported");

@@ -1,24 +1,20 @@
 //! Slow and idle clients cannot pin the server: partial requests are dropped after the
 //! header-read timeout, and while hundreds of them hang on, real requests are still served.
 
-use integration_exporter::runtime::{App, ConfigSource};
-use integration_exporter::server::{serve, ServerOptions, ServerState};
+mod common;
+
+use common::exporter::InProcess;
+use integration_exporter::server::ServerOptions;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn start() -> String {
-    let app =
-        App::new(ConfigSource::Text { text: "integrations: []\n".into(), name: "t.yml".into() }, None, 10).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    tokio::spawn(serve(listener, ServerState::new(app, ServerOptions::default()), std::future::pending()));
-    addr
-}
+const NO_INTEGRATIONS: &str = "integrations: []\n";
 
 #[tokio::test]
 async fn slowloris_clients_do_not_block_real_requests() {
-    let addr = start().await;
+    let server = InProcess::start(NO_INTEGRATIONS).await;
+    let addr = server.addr;
     let mut slow = Vec::new();
     for _ in 0..300 {
         let mut s = TcpStream::connect(&addr).await.unwrap();
@@ -56,15 +52,13 @@ async fn slowloris_clients_do_not_block_real_requests() {
 
 #[tokio::test]
 async fn config_endpoint_can_be_disabled() {
-    let app =
-        App::new(ConfigSource::Text { text: "integrations: []\n".into(), name: "t.yml".into() }, None, 10).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
     let options = ServerOptions { config_endpoint: false, ..ServerOptions::default() };
-    tokio::spawn(serve(listener, ServerState::new(app, options), std::future::pending()));
+    let off = InProcess::start_with(NO_INTEGRATIONS, options).await;
+    let addr = off.addr;
     let client = reqwest::Client::new();
     assert_eq!(client.get(format!("http://{addr}/config")).send().await.unwrap().status(), 404);
     assert_eq!(client.get(format!("http://{addr}/metrics")).send().await.unwrap().status(), 200);
-    let addr = start().await;
+    let on = InProcess::start(NO_INTEGRATIONS).await;
+    let addr = on.addr;
     assert_eq!(client.get(format!("http://{addr}/config")).send().await.unwrap().status(), 200);
 }

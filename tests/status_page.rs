@@ -2,9 +2,12 @@
 //! a config of generic `http` integrations pointed at the simulated provider API, and a real
 //! HTTP client. Every test is bounded by a timeout.
 
+mod common;
+
+use common::exporter::InProcess;
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::runtime::{App, ConfigSource};
-use integration_exporter::server::{serve, ServerOptions, ServerState};
+use integration_exporter::server::ServerOptions;
 use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +25,7 @@ struct Harness {
     app: Arc<App>,
     sim: SimServer,
     http: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: InProcess,
 }
 
 fn config(api: &str) -> String {
@@ -89,20 +92,13 @@ async fn start_with(options: ServerOptions) -> Harness {
     ];
     let sim = SimServer::start(routes).await.expect("sim starts");
     let source = ConfigSource::Text { text: config(&sim.url()), name: "status_page test".into() };
-    let app = App::new(source, None, 100).expect("config is valid");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let state = ServerState::new(app.clone(), options);
-    tokio::spawn(serve(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let server = InProcess::start_source(source, options).await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
-    Harness { base: format!("http://{addr}"), app, sim, http, _stop: stop }
+    Harness { base: server.base(), app: server.app.clone(), sim, http, _server: server }
 }
 
 impl Harness {

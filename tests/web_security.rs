@@ -2,9 +2,12 @@
 //! endpoint; configured headers are added; a bad file is refused with its location.
 //! Certificates are generated per test with rcgen; everything runs over loopback.
 
-use integration_exporter::runtime::{App, ConfigSource};
+mod common;
+
+use common::exporter::InProcess;
+use integration_exporter::runtime::ConfigSource;
 use integration_exporter::server::web_config::WebConfig;
-use integration_exporter::server::{serve, ServerOptions, ServerState};
+use integration_exporter::server::ServerOptions;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use std::path::Path;
 use std::time::Duration;
@@ -39,16 +42,9 @@ fn pki() -> Pki {
 
 const APP_CONFIG: &str = "integrations: []\n";
 
-async fn start(web: WebConfig) -> (String, tokio::sync::oneshot::Sender<()>) {
-    let app = App::new(ConfigSource::Text { text: APP_CONFIG.into(), name: "t.yml".into() }, None, 10).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let state = ServerState::new(app, ServerOptions { web: Some(web), ..ServerOptions::default() });
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve(listener, state, async move {
-        let _ = rx.await;
-    }));
-    (format!("127.0.0.1:{port}"), tx)
+async fn start(web: WebConfig) -> (String, InProcess) {
+    let server = InProcess::start_with(APP_CONFIG, ServerOptions { web: Some(web), ..ServerOptions::default() }).await;
+    (server.addr.to_string(), server)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -184,22 +180,15 @@ fn bad_web_configs_are_refused_with_their_location() {
 /// A server over a real config file and a simulated upstream that counts its requests.
 async fn start_with_upstream(
     dir: &Path,
-) -> (String, integration_exporter::demo::sim::SimServer, std::path::PathBuf, tokio::sync::oneshot::Sender<()>) {
+) -> (String, integration_exporter::demo::sim::SimServer, std::path::PathBuf, InProcess) {
     use integration_exporter::demo::sim::{Fixture, Route, SimServer};
     let sim = SimServer::start(vec![Route::fixed(http::Method::GET, "/me", Fixture::json(200, serde_json::json!({})))])
         .await
         .unwrap();
     let config = dir.join("c.yml");
     std::fs::write(&config, one_integration("svc", &sim.url())).unwrap();
-    let app = App::new(ConfigSource::File(config.clone()), None, 10).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let state = ServerState::new(app, ServerOptions::default());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(serve(listener, state, async move {
-        let _ = rx.await;
-    }));
-    (addr, sim, config, tx)
+    let server = InProcess::start_source(ConfigSource::File(config.clone()), ServerOptions::default()).await;
+    (server.addr.to_string(), sim, config, server)
 }
 
 fn one_integration(name: &str, url: &str) -> String {

@@ -6,18 +6,19 @@
 //! `detection_latency_and_throughput_figures` (ignored: a measurement, not a check) prints the
 //! figures for docs/performance.md.
 
+mod common;
+
+use common::exporter::ChildExporter;
 use http::Method;
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::webhook::sig::{encode_hex, hmac_sha256};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const SECRET: &str = "slack-signing-secret-for-tests";
 const TEAM: &str = "T12345678";
 
 struct Exporter {
-    child: Child,
+    process: ChildExporter,
     metrics: String,
     hooks: String,
     base: String,
@@ -25,16 +26,8 @@ struct Exporter {
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+/// Both listeners on port 0: the receiver's address comes from its log line.
+const WEBHOOK_LISTENER: [&str; 2] = ["--web.webhook-listen-address", "127.0.0.1:0"];
 
 fn fixture(name: &str) -> Fixture {
     let text = match name {
@@ -49,20 +42,20 @@ fn slack_routes(name: &str) -> Vec<Route> {
 }
 
 async fn start(sim: &SimServer) -> Exporter {
-    start_logging(sim, None).await
+    start_logging(sim, false).await
 }
 
 /// Starts the exporter with `global`'s settings (YAML flow mapping body) and no webhook.
 async fn start_scheduled(sim: &SimServer, global: &str) -> Exporter {
-    start_with(sim, None, global, false).await
+    start_with(sim, false, global, false).await
 }
 
-/// Starts the exporter; with `log`, at debug level into that file.
-async fn start_logging(sim: &SimServer, log: Option<&std::path::Path>) -> Exporter {
-    start_with(sim, log, "interval: 1h, min_probe_interval: 0s", true).await
+/// Starts the exporter; with `debug`, it logs at debug level (its stderr is always captured).
+async fn start_logging(sim: &SimServer, debug: bool) -> Exporter {
+    start_with(sim, debug, "interval: 1h, min_probe_interval: 0s", true).await
 }
 
-async fn start_with(sim: &SimServer, log: Option<&std::path::Path>, global: &str, hook: bool) -> Exporter {
+async fn start_with(sim: &SimServer, debug: bool, global: &str, hook: bool) -> Exporter {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yml");
     std::fs::write(
@@ -75,28 +68,12 @@ async fn start_with(sim: &SimServer, log: Option<&std::path::Path>, global: &str
         ),
     )
     .unwrap();
-    let (port, hook_port) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_integration_exporter"))
-        .args(["--config.file", config.to_str().unwrap()])
-        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
-        .args(["--web.webhook-listen-address", &format!("127.0.0.1:{hook_port}")])
-        .args(["--log.level", if log.is_some() { "debug" } else { "warn" }])
-        .stdout(Stdio::null())
-        .stderr(match log {
-            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
-            None => Stdio::null(),
-        })
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let exporter = Exporter {
-        child,
-        metrics: format!("{base}/metrics"),
-        hooks: format!("http://127.0.0.1:{hook_port}"),
-        base,
-        http: reqwest::Client::new(),
-        _dir: dir,
-    };
+    let level = ["--log.level", if debug { "debug" } else { "info" }];
+    let process = ChildExporter::start(&config, &[&WEBHOOK_LISTENER[..], &level[..]].concat(), &[]);
+    let hooks = format!("http://{}", process.logged_address("webhook receiver listening"));
+    let base = process.url("");
+    let exporter =
+        Exporter { process, metrics: format!("{base}/metrics"), hooks, base, http: reqwest::Client::new(), _dir: dir };
     wait_for(&exporter, "healthy", Duration::from_secs(20)).await.expect("the first probe never found slack healthy");
     exporter
 }
@@ -165,9 +142,7 @@ async fn a_signed_revocation_event_shows_error_on_metrics_within_a_second() {
 #[tokio::test]
 async fn logs_never_contain_the_signing_secret_or_the_payloads_tokens() {
     let sim = SimServer::start(slack_routes("healthy")).await.unwrap();
-    let logs = tempfile::tempdir().unwrap();
-    let log = logs.path().join("exporter.log");
-    let e = start_logging(&sim, Some(&log)).await;
+    let e = start_logging(&sim, true).await;
     let (headers, body) = signed_event(1);
     let body = body.replace(r#""token":"x""#, r#""token":"PAYLOAD-VERIFICATION-TOKEN-5521""#);
     // Re-signed with the changed body; then the same body with a wrong signature, a replay and
@@ -184,7 +159,7 @@ async fn logs_never_contain_the_signing_secret_or_the_payloads_tokens() {
     stale[0].1 = "1000".into();
     assert_eq!(send(&e, &stale, body).await, 401);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = e.process.log();
     assert!(text.contains("webhook event: probing now"), "{text}");
     assert!(text.contains("webhook delivery refused"), "{text}");
     for secret in [SECRET, "PAYLOAD-VERIFICATION-TOKEN-5521", "xoxb-test", &mac_hex_prefix(&mac)] {
@@ -368,16 +343,10 @@ async fn the_receiver_takes_the_main_tls_config_but_not_its_basic_auth() {
         ),
     )
     .unwrap();
-    let (port, hook_port) = (free_port(), free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_integration_exporter"))
-        .args(["--config.file", dir.path().join("config.yml").to_str().unwrap()])
-        .args(["--web.config.file", dir.path().join("web.yml").to_str().unwrap()])
-        .args(["--web.listen-address", &format!("127.0.0.1:{port}")])
-        .args(["--web.webhook-listen-address", &format!("127.0.0.1:{hook_port}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let web = dir.path().join("web.yml");
+    let args = [&WEBHOOK_LISTENER[..], &["--web.config.file", web.to_str().unwrap()]].concat();
+    let process = ChildExporter::start(&dir.path().join("config.yml"), &args, &[]);
+    let (port, hook_port) = (process.addr.port(), process.logged_address("webhook receiver listening").port());
     let https = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
         .build()
@@ -406,6 +375,4 @@ async fn the_receiver_takes_the_main_tls_config_but_not_its_basic_auth() {
         plain.map(|r| r.status() != 200).unwrap_or(true),
         "plain HTTP must not be served on a TLS webhook listener"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }

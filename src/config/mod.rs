@@ -9,20 +9,21 @@ pub mod duration;
 mod raw;
 pub mod schema;
 pub mod secret;
+pub mod settings;
 pub mod view;
 
 use crate::providers::{self, Provider};
-use raw::{RawAuth, RawDuration, RawFile, RawIntegration, RawValueSource};
+use raw::{RawAuth, RawFile, RawIntegration, RawValueSource};
 use secrecy::SecretString;
 use serde_saphyr::{Location, Spanned};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 pub use duration::{format_duration, parse_duration};
 pub use secret::{SecretError, SecretSource, REDACTED};
+pub use settings::Settings;
 
 /// One problem found in the config file, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,42 +58,6 @@ pub enum ConfigError {
     /// The file was read but is invalid; every problem is listed.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<Diagnostic>),
-}
-
-/// Probe settings that have a global default and may be overridden per integration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settings {
-    /// Background probe period.
-    pub interval: Duration,
-    /// Background probe period while the integration is in error.
-    pub error_interval: Duration,
-    /// Budget for one whole probe, all its requests included.
-    pub timeout: Duration,
-    /// Retries of transient failures inside one probe.
-    pub retries: u32,
-    /// Latency above which the integration is `warning/slow`.
-    pub slow_threshold: Duration,
-    /// A credential expiring within this is `warning/expiring_soon`.
-    pub expiry_warning: Duration,
-    /// remaining/limit below this is `warning/rate_limit_low`.
-    pub rate_limit_warning: f64,
-    /// On-demand probes closer together than this get the cached result; zero never caches.
-    pub min_probe_interval: Duration,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            interval: Duration::from_secs(3600),
-            error_interval: Duration::from_secs(300),
-            timeout: Duration::from_secs(10),
-            retries: 1,
-            slow_threshold: Duration::from_secs(2),
-            expiry_warning: Duration::from_secs(7 * 86400),
-            rate_limit_warning: 0.1,
-            min_probe_interval: Duration::from_secs(10),
-        }
-    }
 }
 
 /// `global:` after validation.
@@ -443,23 +408,6 @@ fn static_alternative(p: &dyn Provider) -> String {
 const RESERVED_LABELS: [&str; 8] =
     ["integration", "provider", "status", "reason", "scope", "required", "result", "auth_type"];
 
-/// The overridable settings of a raw `global:` or integration block, which spell them alike.
-macro_rules! settings_refs {
-    ($raw:expr, $prefix:expr) => {
-        SettingsRefs {
-            prefix: $prefix,
-            interval: &$raw.interval,
-            error_interval: &$raw.error_interval,
-            timeout: &$raw.timeout,
-            retries: &$raw.retries,
-            slow_threshold: &$raw.slow_threshold,
-            expiry_warning: &$raw.expiry_warning,
-            rate_limit_warning: &$raw.rate_limit_warning,
-            min_probe_interval: &$raw.min_probe_interval,
-        }
-    };
-}
-
 struct Validator<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
@@ -502,10 +450,7 @@ impl Validator<'_> {
 
     fn global(&mut self, raw: &raw::RawGlobal) -> GlobalConfig {
         let mut g = GlobalConfig::default();
-        let d = &mut g.defaults;
-        let mut s = d.clone();
-        self.settings(&mut s, settings_refs!(raw, "global"));
-        *d = s;
+        g.defaults.apply(raw.settings(), "global", &mut |at, message| self.error(at, message));
         if let Some(mc) = &raw.max_concurrency {
             if mc.value < 1 {
                 self.error(mc.referenced, "global.max_concurrency must be at least 1");
@@ -547,55 +492,6 @@ impl Validator<'_> {
         }
     }
 
-    fn duration(&mut self, d: &Spanned<RawDuration>, key: &str, allow_zero: bool) -> Option<Duration> {
-        match parse_duration(&d.value.0) {
-            Ok(v) if v.is_zero() && !allow_zero => {
-                self.error(d.referenced, format!("{key} must be greater than zero"));
-                None
-            }
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.error(d.referenced, format!("{key}: {e}"));
-                None
-            }
-        }
-    }
-
-    fn settings(&mut self, s: &mut Settings, r: SettingsRefs<'_>) {
-        let p = r.prefix;
-        let durations = [
-            (r.interval, "interval", false, &mut s.interval),
-            (r.error_interval, "error_interval", false, &mut s.error_interval),
-            (r.timeout, "timeout", false, &mut s.timeout),
-            (r.slow_threshold, "slow_threshold", false, &mut s.slow_threshold),
-            (r.expiry_warning, "expiry_warning", false, &mut s.expiry_warning),
-            (r.min_probe_interval, "min_probe_interval", true, &mut s.min_probe_interval),
-        ];
-        for (raw, key, allow_zero, slot) in durations {
-            if let Some(raw) = raw {
-                if let Some(v) = self.duration(raw, &format!("{p}.{key}"), allow_zero) {
-                    *slot = v;
-                }
-            }
-        }
-        if let Some(retries) = r.retries {
-            match u32::try_from(retries.value) {
-                Ok(v) if v <= 10 => s.retries = v,
-                _ => self.error(retries.referenced, format!("{p}.retries must be between 0 and 10")),
-            }
-        }
-        if let Some(w) = r.rate_limit_warning {
-            if (0.0..=1.0).contains(&w.value) {
-                s.rate_limit_warning = w.value;
-            } else {
-                self.error(
-                    w.referenced,
-                    format!("{p}.rate_limit_warning must be a fraction between 0 and 1, e.g. 0.1"),
-                );
-            }
-        }
-    }
-
     fn integration(&mut self, raw: RawIntegration, global: &GlobalConfig) -> Option<IntegrationConfig> {
         let errors_before = self.diags.len();
         let raw_name = raw.name.as_ref()?;
@@ -631,7 +527,7 @@ impl Validator<'_> {
             None => None,
         };
         let mut settings = global.defaults.clone();
-        self.settings(&mut settings, settings_refs!(raw, &ctx));
+        settings.apply(raw.settings(), &ctx, &mut |at, message| self.error(at, message));
         let mut labels = global.labels.clone();
         if let Some(own) = &raw.labels {
             self.labels(own, &format!("{ctx}: labels"));
@@ -986,16 +882,4 @@ impl Validator<'_> {
             }
         }
     }
-}
-
-struct SettingsRefs<'a> {
-    prefix: &'a str,
-    interval: &'a Option<Spanned<RawDuration>>,
-    error_interval: &'a Option<Spanned<RawDuration>>,
-    timeout: &'a Option<Spanned<RawDuration>>,
-    retries: &'a Option<Spanned<i64>>,
-    slow_threshold: &'a Option<Spanned<RawDuration>>,
-    expiry_warning: &'a Option<Spanned<RawDuration>>,
-    rate_limit_warning: &'a Option<Spanned<f64>>,
-    min_probe_interval: &'a Option<Spanned<RawDuration>>,
 }

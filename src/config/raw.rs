@@ -5,9 +5,11 @@
 //! requires are `Option` here, so a file with those entries blanked out still deserializes and
 //! the semantic checks run on the rest.
 
+use super::settings::{probe_settings, RawSettings, SettingType};
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// A duration as written: a string such as `30s`, or a bare number (refused later with advice).
 #[derive(Debug, Clone)]
@@ -48,49 +50,58 @@ pub struct RawFile {
     pub integrations: Vec<Spanned<RawIntegration>>,
 }
 
-/// `global:`.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawGlobal {
-    pub interval: Option<Spanned<RawDuration>>,
-    pub error_interval: Option<Spanned<RawDuration>>,
-    pub timeout: Option<Spanned<RawDuration>>,
-    pub retries: Option<Spanned<i64>>,
-    pub slow_threshold: Option<Spanned<RawDuration>>,
-    pub expiry_warning: Option<Spanned<RawDuration>>,
-    pub rate_limit_warning: Option<Spanned<f64>>,
-    pub min_probe_interval: Option<Spanned<RawDuration>>,
-    pub max_concurrency: Option<Spanned<i64>>,
-    pub requests_per_second_per_host: Option<Spanned<f64>>,
-    pub labels: Option<Spanned<BTreeMap<String, String>>>,
+/// Generates the two structs that hold the probe settings (the rows of
+/// `settings::probe_settings!`): `global:` and an integration, each with a `settings()` view of
+/// them. The keys keep their place in each struct: the schema pass lists valid keys in this order.
+macro_rules! raw_with_settings {
+    ($( $(#[doc = $doc:literal])+ $key:ident : $ty:ty { $($row:tt)* } ),* $(,)?) => {
+        /// `global:`.
+        #[derive(Debug, Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawGlobal {
+            $( $(#[doc = $doc])+ pub $key: Option<Spanned<<$ty as SettingType>::Raw>>, )*
+            pub max_concurrency: Option<Spanned<i64>>,
+            pub requests_per_second_per_host: Option<Spanned<f64>>,
+            pub labels: Option<Spanned<BTreeMap<String, String>>>,
+        }
+
+        /// One entry of `integrations:`.
+        #[derive(Debug, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawIntegration {
+            pub name: Option<Spanned<String>>,
+            pub provider: Option<Spanned<String>>,
+            pub base_url: Option<Spanned<String>>,
+            pub labels: Option<Spanned<BTreeMap<String, String>>>,
+            pub auth: Option<Spanned<RawAuth>>,
+            pub scopes: Option<Spanned<RawScopes>>,
+            pub tls: Option<Spanned<RawTls>>,
+            pub check: Option<Spanned<RawCheck>>,
+            $( $(#[doc = $doc])+ pub $key: Option<Spanned<<$ty as SettingType>::Raw>>, )*
+            /// Stripe: the resource the integration's syncs read (checked instead of the account).
+            pub resource: Option<Spanned<String>>,
+            /// Jira OAuth: the site (URL or cloud id) whose entry is checked.
+            pub site: Option<Spanned<String>>,
+            pub webhook: Option<Spanned<RawWebhook>>,
+        }
+
+        impl RawGlobal {
+            /// The probe settings written here.
+            pub(super) fn settings(&self) -> RawSettings<'_> {
+                RawSettings { $( $key: self.$key.as_ref(), )* }
+            }
+        }
+
+        impl RawIntegration {
+            /// The probe settings this integration overrides.
+            pub(super) fn settings(&self) -> RawSettings<'_> {
+                RawSettings { $( $key: self.$key.as_ref(), )* }
+            }
+        }
+    };
 }
 
-/// One entry of `integrations:`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawIntegration {
-    pub name: Option<Spanned<String>>,
-    pub provider: Option<Spanned<String>>,
-    pub base_url: Option<Spanned<String>>,
-    pub labels: Option<Spanned<BTreeMap<String, String>>>,
-    pub auth: Option<Spanned<RawAuth>>,
-    pub scopes: Option<Spanned<RawScopes>>,
-    pub tls: Option<Spanned<RawTls>>,
-    pub check: Option<Spanned<RawCheck>>,
-    pub interval: Option<Spanned<RawDuration>>,
-    pub error_interval: Option<Spanned<RawDuration>>,
-    pub timeout: Option<Spanned<RawDuration>>,
-    pub retries: Option<Spanned<i64>>,
-    pub slow_threshold: Option<Spanned<RawDuration>>,
-    pub expiry_warning: Option<Spanned<RawDuration>>,
-    pub rate_limit_warning: Option<Spanned<f64>>,
-    pub min_probe_interval: Option<Spanned<RawDuration>>,
-    /// Stripe: the resource the integration's syncs read (checked instead of the account).
-    pub resource: Option<Spanned<String>>,
-    /// Jira OAuth: the site (URL or cloud id) whose entry is checked.
-    pub site: Option<Spanned<String>>,
-    pub webhook: Option<Spanned<RawWebhook>>,
-}
+probe_settings!(raw_with_settings);
 
 /// `webhook:` of an integration (see `crate::webhook::config`).
 #[derive(Debug, Deserialize)]

@@ -10,10 +10,12 @@
 //!
 //! The known keys of each struct come from the serde structs themselves ([`field_names`]), so a
 //! key added to `raw.rs` is known here without an edit; its type is checked here only if
-//! [`expect_of`] names it, otherwise serde checks it.
+//! [`expect_of`] names it (the probe settings' types come from their table in `settings.rs`),
+//! otherwise serde checks it.
 
 use super::duration::parse_duration;
 use super::raw;
+use super::settings::{self, Kind};
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
 use std::ops::Range;
@@ -210,18 +212,19 @@ impl Shape {
     }
 }
 
-/// The settings a `global:` block and an integration spell alike.
-const DURATION_KEYS: [&str; 6] =
-    ["interval", "error_interval", "timeout", "slow_threshold", "expiry_warning", "min_probe_interval"];
-
 /// The type of `key` in `shape`; `Any` for keys only serde checks.
 fn expect_of(shape: Shape, key: &str) -> Expect {
+    // The probe settings, which `global:` and an integration spell alike, say their own type.
+    if let (Shape::Global | Shape::Integration, Some(kind)) = (shape, settings::kind_of(key)) {
+        return match kind {
+            Kind::Duration => Expect::Duration,
+            Kind::WholeNumber => Expect::Int,
+            Kind::Number => Expect::Float,
+        };
+    }
     match (shape, key) {
         (Shape::File, "global") => Expect::Struct(Shape::Global),
         (Shape::File, "integrations") => Expect::Integrations,
-        (Shape::Global | Shape::Integration, k) if DURATION_KEYS.contains(&k) => Expect::Duration,
-        (Shape::Global | Shape::Integration, "retries") => Expect::Int,
-        (Shape::Global | Shape::Integration, "rate_limit_warning") => Expect::Float,
         (Shape::Global | Shape::Integration, "labels") => Expect::TextMap,
         (Shape::Global, "max_concurrency") => Expect::Int,
         (Shape::Global, "requests_per_second_per_host") => Expect::Float,

@@ -1,8 +1,7 @@
 //! The effective config as shown on `/config` and in debug output: secrets redacted.
 
-use super::{
-    format_duration, Auth, Config, ExpiryFormat, IntegrationConfig, SecretSource, Settings, ValueLocation, REDACTED,
-};
+use super::settings::SettingsView;
+use super::{Auth, Config, ExpiryFormat, IntegrationConfig, SecretSource, ValueLocation, REDACTED};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -21,33 +20,6 @@ struct GlobalView {
     max_concurrency: usize,
     requests_per_second_per_host: f64,
     labels: BTreeMap<String, String>,
-}
-
-#[derive(Serialize)]
-struct SettingsView {
-    interval: String,
-    error_interval: String,
-    timeout: String,
-    retries: u32,
-    slow_threshold: String,
-    expiry_warning: String,
-    rate_limit_warning: f64,
-    min_probe_interval: String,
-}
-
-impl From<&Settings> for SettingsView {
-    fn from(s: &Settings) -> Self {
-        SettingsView {
-            interval: format_duration(s.interval),
-            error_interval: format_duration(s.error_interval),
-            timeout: format_duration(s.timeout),
-            retries: s.retries,
-            slow_threshold: format_duration(s.slow_threshold),
-            expiry_warning: format_duration(s.expiry_warning),
-            rate_limit_warning: s.rate_limit_warning,
-            min_probe_interval: format_duration(s.min_probe_interval),
-        }
-    }
 }
 
 #[derive(Serialize)]

@@ -1,4 +1,6 @@
-//! Table-driven provider scenarios over real HTTP against the simulated API.
+//! Shared test code. [`exporter`] is the one harness that starts the exporter (in process or as
+//! a child process on port 0) and talks to it; this file holds the table-driven provider
+//! scenarios over real HTTP against the simulated API.
 //!
 //! A [`Preset`] says how one provider is configured and what its requests must look like; a
 //! [`Case`] gives the routes (each answered with a fixture from `tests/fixtures/<provider>/`)
@@ -7,6 +9,8 @@
 //! the exact requests made (method, path, credential shape, never a write method).
 
 #![allow(dead_code)]
+
+pub mod exporter;
 
 use http::Method;
 use integration_exporter::config::{Config, ConfigError};

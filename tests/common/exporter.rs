@@ -1,5 +1,6 @@
-//! Helpers shared by the `core_*` integration tests: an in-process exporter on loopback,
-//! a child-process exporter, and a small Prometheus text parser.
+//! The one test harness for the exporter: in process on 127.0.0.1:0 ([`InProcess`]) or as a
+//! child process of the built binary ([`ChildExporter`], its stderr captured), each with its base
+//! URL and a stop; GET/POST helpers with a bound on every wait; and a small Prometheus text parser.
 #![allow(dead_code)]
 
 use integration_exporter::runtime::{App, ConfigSource};
@@ -130,6 +131,11 @@ impl InProcess {
     /// Starts from a config source.
     pub async fn start_source(source: ConfigSource, options: ServerOptions) -> InProcess {
         let app = App::new(source, None, 100).expect("config must be valid");
+        Self::serve(app, options).await
+    }
+
+    /// Serves an app the test built itself (its own history limit or shard).
+    pub async fn serve(app: Arc<App>, options: ServerOptions) -> InProcess {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let state = ServerState::new(app.clone(), options);
@@ -143,6 +149,11 @@ impl InProcess {
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base(&self) -> String {
+        self.url("")
     }
 
     /// GET with an optional Accept header; returns status, content type and body.
@@ -277,6 +288,25 @@ impl ChildExporter {
                 let _ = self.child.wait();
                 panic!("exporter did not exit within {limit:?}");
             }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The address named (`address=`) by the first log line containing `msg`, such as
+    /// "webhook receiver listening"; waits (bounded) for that line.
+    pub fn logged_address(&self, msg: &str) -> SocketAddr {
+        let start = Instant::now();
+        loop {
+            let log = self.log();
+            let found = log.lines().filter(|l| l.contains(msg)).find_map(|l| {
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("address="))
+                    .and_then(|a| a.trim_matches('"').parse().ok())
+            });
+            if let Some(addr) = found {
+                return addr;
+            }
+            assert!(start.elapsed() < WAIT, "no log line {msg:?} with an address; stderr:\n{log}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
