@@ -1,5 +1,6 @@
 //! Prometheus-style durations: `90s`, `15m`, `4h`, `7d`, `1h30m`, `500ms`.
 
+use serde::{Deserialize, Deserializer};
 use std::time::Duration;
 
 /// Why a duration string was refused.
@@ -81,6 +82,35 @@ pub fn format_duration(d: Duration) -> String {
         }
     }
     out
+}
+
+/// A duration as written: a string such as `30s`, or a bare number (refused later with advice).
+#[derive(Debug, Clone)]
+pub struct RawDuration(pub String);
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration such as 30s, 15m, 4h or 7d")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawDuration, E> {
+                Ok(RawDuration(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[cfg(test)]

@@ -6,39 +6,10 @@
 //! the semantic checks run on the rest.
 
 use super::settings::{probe_settings, RawSettings, SettingType};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// A duration as written: a string such as `30s`, or a bare number (refused later with advice).
-#[derive(Debug, Clone)]
-pub struct RawDuration(pub String);
-
-impl<'de> Deserialize<'de> for RawDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = RawDuration;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a duration such as 30s, 15m, 4h or 7d")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
-                Ok(RawDuration(v.to_string()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDuration, E> {
-                Ok(RawDuration(v.to_string()))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDuration, E> {
-                Ok(RawDuration(v.to_string()))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawDuration, E> {
-                Ok(RawDuration(v.to_string()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
 
 /// Top level of the file.
 #[derive(Debug, Deserialize, Default)]

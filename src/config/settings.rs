@@ -7,8 +7,8 @@
 //! ([`kind_of`]), the redacted `/config` view ([`SettingsView`]) and [`TABLE`], which the tests
 //! walk so that a new setting is tested without writing a test for it.
 
+use super::duration::RawDuration;
 use super::duration::{format_duration, parse_duration};
-use super::raw::RawDuration;
 use serde::{Deserialize, Serialize};
 use serde_saphyr::{Location, Spanned};
 use std::fmt;
