@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use integration_exporter::config::{AuthType, Config};
 use integration_exporter::probe::{Engine, Failure, ProbeContext, ProbeResult};
-use integration_exporter::providers::runner::{self, row, CheckSpec, ErrorTable, ExpirySource, ScopeSource};
+use integration_exporter::providers::runner::{self, row, status, CheckSpec, ErrorTable, ExpirySource, ScopeSource};
 use integration_exporter::providers::{self, BaseUrl, Description, Provider, ProviderRules, Registry, ScopeModel};
 use integration_exporter::reason::{Reason, Status};
 use serde_json::{json, Value};
@@ -37,7 +37,7 @@ static CHECK: CheckSpec = CheckSpec {
         code_at: "/error/code",
         message_at: "/error/text",
         codes: &[row("key_revoked", Reason::CredentialRevoked), row("key_unknown", Reason::Unauthorized)],
-        statuses: &[(402, Reason::AccountSuspended)],
+        statuses: &[status(402, Reason::AccountSuspended)],
         reset_header: None,
     },
     shape: |b: &Value| b.get("kind").and_then(Value::as_str) == Some("key"),

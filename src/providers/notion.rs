@@ -23,7 +23,7 @@
 //! capabilities (introspection needs the client secret and reports only `scope`/`iat` for public
 //! integrations), expiry (internal secrets do not expire), quota (no rate-limit headers).
 
-use super::runner::{self, row, CheckSpec, ErrorTable, ExpirySource, ScopeSource};
+use super::runner::{self, row, status, CheckSpec, ErrorTable, ExpirySource, ScopeSource};
 use super::{BaseUrl, Description, Provider, ProviderRules, ScopesKnown};
 use crate::config::AuthType;
 use crate::probe::{Failure, ProbeContext};
@@ -70,7 +70,7 @@ static CHECK: CheckSpec = CheckSpec {
             row("gateway_timeout", Reason::ProviderUnavailable),
         ],
         // 409 is transient whatever the body says (status-codes page).
-        statuses: &[(409, Reason::ProviderUnavailable)],
+        statuses: &[status(409, Reason::ProviderUnavailable)],
         reset_header: None,
     },
     shape: is_user,

@@ -24,7 +24,8 @@
 //! Cannot be known: an API token's rights (full user rights, no scopes), any expiry of an API
 //! token or a bare access token, and the daily token budget's headroom.
 
-use super::common::{by_status, fail, first_text, json_body, short, text, unexpected, NO_SCOPES_USER_TOKEN};
+use super::common::{first_text, json_body, unexpected, NO_SCOPES_USER_TOKEN};
+use super::runner::{status_says, ErrorTable};
 use super::{BaseUrl, ClientAuth, Description, Provider, ProviderRules, ScopesKnown};
 use crate::config::AuthType;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
@@ -87,17 +88,25 @@ impl Provider for Pipedrive {
     }
 }
 
-fn classify(resp: &ApiResponse) -> Failure {
-    let json = resp.json_opt().unwrap_or_default();
-    let error = short(text(&json, "/error").unwrap_or(""));
-    match resp.status {
-        401 => fail(Reason::Unauthorized, format!("Pipedrive: {error}")),
-        402 => fail(
+/// Pipedrive sends no error code: its answers are told apart by status.
+static ERRORS: ErrorTable = ErrorTable {
+    label: "Pipedrive",
+    code_at: "",
+    message_at: "/error",
+    codes: &[],
+    statuses: &[
+        status_says(401, Reason::Unauthorized, "Pipedrive: {message}"),
+        status_says(
+            402,
             Reason::AccountSuspended,
-            format!("Pipedrive: the company account is not open (trial expired or payment missing) {error}"),
+            "Pipedrive: the company account is not open (trial expired or payment missing) {message}",
         ),
-        403 => fail(Reason::Forbidden, format!("Pipedrive: {error}")),
-        429 => fail(Reason::RateLimited, "Pipedrive rate limited the request (429)"),
-        _ => by_status(resp),
-    }
+        status_says(403, Reason::Forbidden, "Pipedrive: {message}"),
+        status_says(429, Reason::RateLimited, "Pipedrive rate limited the request (429)"),
+    ],
+    reset_header: None,
+};
+
+fn classify(resp: &ApiResponse) -> Failure {
+    ERRORS.classify(resp)
 }

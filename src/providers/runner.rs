@@ -36,27 +36,49 @@ pub const fn row_if(code: &'static str, words: &'static str, reason: Reason) -> 
     ErrorRow { code, mentions: Some(words), reason }
 }
 
+/// What an HTTP status means when no error code matched, and optionally its own detail: a
+/// template where `{message}` stands for the provider's message.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusRow {
+    /// The HTTP status.
+    pub status: u16,
+    /// The reason it means.
+    pub reason: Reason,
+    /// The detail, when not the table's "LABEL CODE: MESSAGE".
+    pub detail: Option<&'static str>,
+}
+
+/// A status row with the table's detail.
+pub const fn status(status: u16, reason: Reason) -> StatusRow {
+    StatusRow { status, reason, detail: None }
+}
+
+/// A status row with its own detail (`{message}`: the provider's message).
+pub const fn status_says(status: u16, reason: Reason, detail: &'static str) -> StatusRow {
+    StatusRow { status, reason, detail: Some(detail) }
+}
+
 /// How a provider's non-2xx answers map to reasons.
 #[derive(Debug, Clone, Copy)]
 pub struct ErrorTable {
     /// The provider's name in details ("Notion unauthorized: …").
     pub label: &'static str,
-    /// JSON pointer of the error code.
+    /// JSON pointer of the error code ("" when the provider sends none).
     pub code_at: &'static str,
     /// JSON pointer of the error message.
     pub message_at: &'static str,
     /// Codes to reasons, first match wins.
     pub codes: &'static [ErrorRow],
     /// Statuses to reasons when no code matched; else the generic status classification.
-    pub statuses: &'static [(u16, Reason)],
+    pub statuses: &'static [StatusRow],
     /// A header holding the epoch second the rate limit resets, read when a rate-limit answer
     /// sent no `Retry-After`.
     pub reset_header: Option<&'static str>,
 }
 
 impl ErrorTable {
-    /// The failure a non-2xx answer means. Detail: "LABEL CODE: MESSAGE" (the status when the
-    /// body had no code).
+    /// The failure a non-2xx answer means. Detail: the status row's own, else "LABEL CODE:
+    /// MESSAGE" (the status when the body had no code).
     pub fn classify(&self, resp: &ApiResponse) -> Failure {
         let json = resp.json_opt().unwrap_or_default();
         let code = code(&json, self.code_at);
@@ -65,12 +87,18 @@ impl ErrorTable {
         let by_code = self
             .codes
             .iter()
-            .find(|r| r.code == code && r.mentions.is_none_or(|w| lower.contains(w)))
-            .map(|r| r.reason);
-        let by_table = by_code.or_else(|| self.statuses.iter().find(|(s, _)| *s == resp.status).map(|(_, r)| *r));
-        let Some(reason) = by_table else { return by_status(resp) };
-        let code = if code.is_empty() { format!("HTTP {}", resp.status) } else { code };
-        fail(reason, format!("{} {code}: {message}", self.label))
+            .find(|r| !code.is_empty() && r.code == code && r.mentions.is_none_or(|w| lower.contains(w)))
+            .map(|r| (r.reason, None));
+        let by_table =
+            by_code.or_else(|| self.statuses.iter().find(|s| s.status == resp.status).map(|s| (s.reason, s.detail)));
+        match by_table {
+            None => by_status(resp),
+            Some((reason, Some(template))) => fail(reason, template.replace("{message}", &message)),
+            Some((reason, None)) => {
+                let code = if code.is_empty() { format!("HTTP {}", resp.status) } else { code };
+                fail(reason, format!("{} {code}: {message}", self.label))
+            }
+        }
     }
 }
 
