@@ -2,10 +2,10 @@
 //! and the scheduler keeps probing it and everything else.
 
 use async_trait::async_trait;
-use integration_exporter::config::{Auth, AuthType, Config};
+use integration_exporter::config::{AuthType, Config, ProviderName};
 use integration_exporter::demo::sim::{Fixture, Route, SimServer};
 use integration_exporter::probe::{Failure, ProbeContext};
-use integration_exporter::providers::Provider;
+use integration_exporter::providers::{self, Description, Provider, ProviderRules};
 use integration_exporter::reason::{Reason, Status};
 use integration_exporter::runtime::{App, ConfigSource};
 use std::sync::Arc;
@@ -15,19 +15,15 @@ use std::time::Duration;
 #[derive(Debug)]
 struct Panicky;
 
+static PANICKY: Description = Description {
+    rules: ProviderRules { name: "panicky", auth_types: &[AuthType::Bearer], ..ProviderRules::PRESET },
+    ..Description::PRESET
+};
+
 #[async_trait]
 impl Provider for Panicky {
-    fn name(&self) -> &'static str {
-        "panicky"
-    }
-    fn default_base_url(&self) -> Option<&'static str> {
-        None
-    }
-    fn auth_types(&self) -> &'static [AuthType] {
-        &[AuthType::Bearer]
-    }
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Ok(())
+    fn description(&self) -> &'static Description {
+        &PANICKY
     }
     async fn check(&self, _cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
         panic!("simulated bug in a provider");
@@ -45,9 +41,10 @@ async fn a_panicking_probe_is_reported_and_the_scheduler_keeps_going() {
     );
     let mut config = Config::parse(&yaml, "t.yml").unwrap();
     let mut boom = (*config.integrations[0]).clone();
-    boom.provider = Box::leak(Box::new(Panicky));
+    boom.provider = ProviderName::of(&PANICKY.rules);
     config.integrations[0] = Arc::new(boom);
     let app = App::new(ConfigSource::Static(Arc::new(config)), None, 10).unwrap();
+    app.set_registry(providers::registry().with(&Panicky));
 
     let r = tokio::time::timeout(Duration::from_secs(5), app.probe("boom", None)).await.unwrap().unwrap();
     assert_eq!(r.status, Status::Error);

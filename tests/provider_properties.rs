@@ -60,7 +60,7 @@ fn configs() -> &'static Vec<Config> {
         let url = world().sim.url();
         let mut out = Vec::new();
         for p in providers::all().iter().filter(|p| p.name() != "http") {
-            for t in p.auth_types() {
+            for t in p.description().rules.auth_types {
                 let yaml = format!(
                     "global: {{timeout: 3s, retries: 0}}\nintegrations:\n  - name: p\n    provider: {}\n    base_url: {url}\n    auth: {}\n    scopes: {{required: [a], optional: [b]}}\n",
                     p.name(),

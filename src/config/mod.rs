@@ -6,13 +6,15 @@
 //! it is valid, so a bad file never replaces a good config.
 
 pub mod duration;
+pub mod provider;
 mod raw;
 pub mod schema;
 pub mod secret;
 pub mod settings;
 pub mod view;
+pub mod webhook;
 
-use crate::providers::{self, Provider};
+pub use provider::{BaseUrl, ProviderCatalog, ProviderName, ProviderRules, Refusal, RefusedKey, ScopesKnown};
 use raw::{RawAuth, RawFile, RawIntegration, RawValueSource};
 use secrecy::SecretString;
 use serde_saphyr::{Location, Spanned};
@@ -109,6 +111,11 @@ impl AuthType {
             AuthType::OAuth2ClientCredentials => "oauth2_client_credentials",
             AuthType::OAuth2RefreshToken => "oauth2_refresh_token",
         }
+    }
+
+    /// Whether this type carries one static secret (no OAuth grant the exporter runs).
+    pub fn is_static(self) -> bool {
+        matches!(self, AuthType::Bearer | AuthType::Basic | AuthType::Header)
     }
 }
 
@@ -238,8 +245,8 @@ pub struct HttpCheck {
 pub struct IntegrationConfig {
     /// Unique name; the `/probe` target and the `integration` label.
     pub name: String,
-    /// The provider preset.
-    pub provider: &'static dyn Provider,
+    /// The provider's name; the probe engine looks the provider up by it.
+    pub provider: ProviderName,
     /// API base URL (preset default unless overridden).
     pub base_url: url::Url,
     /// Static labels: global merged with the integration's own (own wins), sorted by name.
@@ -263,11 +270,11 @@ pub struct IntegrationConfig {
     /// restarts the schedule of an integration whose fingerprint changed.
     pub fingerprint: u64,
     /// `webhook:`: the provider's signing secret and the account this credential belongs to.
-    pub webhook: Option<Box<crate::webhook::WebhookConfig>>,
+    pub webhook: Option<Box<webhook::WebhookConfig>>,
 }
 
 /// Provider-specific settings of one integration; each preset refuses the ones it does not use
-/// (`Provider::validate`).
+/// (`ProviderRules::uses_options`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderOptions {
     /// `resource:` (Stripe): the read-only resource the integration's syncs use.
@@ -288,17 +295,20 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads and validates a config file.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    /// Reads and validates a config file against the providers of `catalog`.
+    /// (`Config::load`, in `providers`, hands it the built-in presets.)
+    pub fn load_with(path: &Path, catalog: &dyn ProviderCatalog) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::Read { file: path.display().to_string(), error: e.to_string() })?;
-        Config::parse(&text, &path.display().to_string())
+        Config::parse_with(&text, &path.display().to_string(), catalog)
     }
 
-    /// Validates config text; `file` names it in messages. Every problem in the file is
-    /// reported in one pass: the schema pass (unknown keys, wrong types, missing keys, bad
-    /// durations) on the YAML tree, then the semantic checks on everything the schema pass left.
-    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    /// Validates config text against the providers of `catalog`; `file` names it in messages.
+    /// Every problem in the file is reported in one pass: the schema pass (unknown keys, wrong
+    /// types, missing keys, bad durations) on the YAML tree, then the semantic checks on
+    /// everything the schema pass left. (`Config::parse`, in `providers`, hands it the built-in
+    /// presets.)
+    pub fn parse_with(text: &str, file: &str, catalog: &dyn ProviderCatalog) -> Result<Config, ConfigError> {
         let diag =
             |line: u64, column: u64, message: String| Diagnostic { file: file.to_string(), line, column, message };
         let schema = schema::check(text);
@@ -310,7 +320,7 @@ impl Config {
             if schema.blank.is_empty() { None } else { Some(schema::blank_out(text, &schema.blank, &schema.fill)) };
         match serde_saphyr::from_str::<RawFile>(cleaned.as_deref().unwrap_or(text)) {
             Ok(raw) => {
-                let mut v = Validator { file, diags: Vec::new() };
+                let mut v = Validator { file, diags: Vec::new(), catalog };
                 let config = v.config(raw);
                 let spoiled = |d: &Diagnostic| schema.spoiled.iter().any(|p| (p.line, p.column) == (d.line, d.column));
                 diags.extend(v.diags.into_iter().filter(|d| !spoiled(d)));
@@ -393,17 +403,6 @@ fn without_quoted_values(message: &str) -> String {
     out.replace("  ", " ").replace(" ,", ",")
 }
 
-/// The static auth types a provider accepts, for advice ("bearer", or "header" for Shopify).
-fn static_alternative(p: &dyn Provider) -> String {
-    let names: Vec<&str> =
-        p.auth_types().iter().filter(|t| providers::STATIC_AUTH.contains(t)).map(|t| t.as_str()).collect();
-    if names.is_empty() {
-        "bearer".to_string()
-    } else {
-        names.join(" or ")
-    }
-}
-
 /// Label names that the exporter sets itself and a static label may not take.
 const RESERVED_LABELS: [&str; 8] =
     ["integration", "provider", "status", "reason", "scope", "required", "result", "auth_type"];
@@ -411,6 +410,7 @@ const RESERVED_LABELS: [&str; 8] =
 struct Validator<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
+    catalog: &'a dyn ProviderCatalog,
 }
 
 impl Validator<'_> {
@@ -507,10 +507,11 @@ impl Validator<'_> {
         let ctx = format!("integration {name:?}");
         // A missing provider or auth was reported by the schema pass; the rest is still checked.
         let provider_at = raw.provider.as_ref().map(|p| p.referenced).unwrap_or(raw_name.referenced);
-        let provider = match raw.provider.as_ref().map(|p| (providers::lookup(&p.value), p)) {
+        let catalog = self.catalog;
+        let provider = match raw.provider.as_ref().map(|p| (catalog.rules(&p.value), p)) {
             Some((Some(p), _)) => Some(p),
             Some((None, raw_provider)) => {
-                let names = providers::names();
+                let names = catalog.names();
                 let hint = schema::nearest(&raw_provider.value, &names)
                     .map(|n| format!("did you mean {n:?}? "))
                     .unwrap_or_default();
@@ -546,7 +547,7 @@ impl Validator<'_> {
         let webhook = raw.webhook.as_ref().zip(raw.provider.as_ref()).and_then(|(w, p)| {
             let v = &w.value;
             let (secret, file, account) = (v.secret.as_deref(), v.secret_file.as_deref(), v.account.as_deref());
-            crate::webhook::WebhookConfig::from_raw(secret, file, account, &p.value)
+            webhook::WebhookConfig::from_raw(secret, file, account, &p.value)
                 .map_err(|m| self.error(w.referenced, format!("{ctx}: webhook: {m}")))
                 .ok()
         });
@@ -558,7 +559,7 @@ impl Validator<'_> {
         }
         let mut notes = Vec::new();
         if !scopes.is_empty() {
-            if let Err(why) = provider.scopes_knowable(&auth) {
+            if let Err(why) = provider.scopes.check(&auth) {
                 notes.push(format!("configured scopes are not checked: {why}"));
             }
         }
@@ -576,7 +577,7 @@ impl Validator<'_> {
         };
         let mut integration = IntegrationConfig {
             name,
-            provider,
+            provider: ProviderName::of(provider),
             base_url,
             labels: labels.into_iter().collect(),
             auth,
@@ -590,13 +591,13 @@ impl Validator<'_> {
             webhook: webhook.map(Box::new),
         };
         // The preset's own refusals and notes (one place for every provider).
-        match provider.validate(&integration) {
+        match provider.refuse_unused_options(&integration).and_then(|()| (provider.validate)(&integration)) {
             Ok(notes) => integration.notes.extend(notes),
             Err(refusal) => {
                 let at = match refusal.key {
-                    providers::RefusedKey::Resource => raw.resource.as_ref().map(|r| r.referenced),
-                    providers::RefusedKey::Site => raw.site.as_ref().map(|s| s.referenced),
-                    providers::RefusedKey::Auth => None,
+                    RefusedKey::Resource => raw.resource.as_ref().map(|r| r.referenced),
+                    RefusedKey::Site => raw.site.as_ref().map(|s| s.referenced),
+                    RefusedKey::Auth => None,
                 }
                 .or(raw.auth.as_ref().map(|a| a.referenced))
                 .unwrap_or(raw_name.referenced);
@@ -611,18 +612,15 @@ impl Validator<'_> {
     fn base_url(
         &mut self,
         raw: Option<&Spanned<String>>,
-        provider: &'static dyn Provider,
+        provider: &ProviderRules,
         ctx: &str,
         provider_at: Location,
     ) -> Option<url::Url> {
-        let (text, at) = match (raw, provider.default_base_url()) {
+        let (text, at) = match (raw, provider.base_url) {
             (Some(r), _) => (r.value.clone(), r.referenced),
-            (None, Some(default)) => (default.to_string(), provider_at),
-            (None, None) => {
-                self.error(
-                    provider_at,
-                    format!("{ctx}: provider {} needs base_url, e.g. {}", provider.name(), provider.base_url_hint()),
-                );
+            (None, BaseUrl::Default(default)) => (default.to_string(), provider_at),
+            (None, BaseUrl::Required { hint }) => {
+                self.error(provider_at, format!("{ctx}: provider {} needs base_url, e.g. {hint}", provider.name));
                 return None;
             }
         };
@@ -670,11 +668,11 @@ impl Validator<'_> {
     fn token_url(
         &mut self,
         raw: &Option<String>,
-        provider: Option<&'static dyn Provider>,
+        provider: Option<&ProviderRules>,
         ctx: &str,
         at: Location,
     ) -> Option<url::Url> {
-        let text = match (raw, provider.and_then(|p| p.default_token_url())) {
+        let text = match (raw, provider.and_then(|p| p.token_url)) {
             (Some(t), _) => t.clone(),
             (None, Some(d)) => d.to_string(),
             // An unknown provider was reported already; whether it has a default is unknown.
@@ -687,7 +685,7 @@ impl Validator<'_> {
         self.http_url(&text, at, &format!("{ctx}: auth.token_url"))
     }
 
-    fn auth(&mut self, raw: &Spanned<RawAuth>, provider: Option<&'static dyn Provider>, ctx: &str) -> Option<Auth> {
+    fn auth(&mut self, raw: &Spanned<RawAuth>, provider: Option<&ProviderRules>, ctx: &str) -> Option<Auth> {
         let at = raw.referenced;
         let r = &raw.value;
         // The schema pass reported a missing or unknown type and missing required keys.
@@ -706,6 +704,7 @@ impl Validator<'_> {
                 Auth::Header { name: header, value: self.secret(&r.value, &r.value_file, "value", ctx, at)? }
             }
             "oauth2_client_credentials" => {
+                self.supported(provider, AuthType::OAuth2ClientCredentials, ctx, at)?;
                 let token_url = self.token_url(&r.token_url, provider, ctx, at);
                 let secret = self.secret(&r.client_secret, &r.client_secret_file, "client_secret", ctx, at);
                 Auth::OAuth2ClientCredentials {
@@ -717,18 +716,19 @@ impl Validator<'_> {
             }
             "oauth2_refresh_token" => {
                 if let Some(p) = provider {
-                    if let Some(why) = p.refresh_token_rotation() {
+                    if let Some(why) = p.refresh_token_rotation {
                         self.error(
                             at,
                             format!(
                                 "{ctx}: oauth2_refresh_token is refused for provider {}: {why} Refreshing here would revoke the token your production connection holds. Configure the access token itself with type: {} instead (the check then reads its expiry and scopes without consuming anything).",
-                                p.name(),
-                                static_alternative(p)
+                                p.name,
+                                p.static_alternative()
                             ),
                         );
                         return None;
                     }
                 }
+                self.supported(provider, AuthType::OAuth2RefreshToken, ctx, at)?;
                 let token_url = self.token_url(&r.token_url, provider, ctx, at);
                 let secret = match (&r.client_secret, &r.client_secret_file) {
                     (None, None) => None,
@@ -744,22 +744,29 @@ impl Validator<'_> {
             }
             _ => return None,
         };
-        if let Some(p) = provider {
-            if !p.auth_types().contains(&auth.auth_type()) {
-                let names: Vec<_> = p.auth_types().iter().map(|a| a.as_str()).collect();
-                self.error(
-                    at,
-                    format!(
-                        "{ctx}: provider {} does not support auth type {}; supported: {}",
-                        p.name(),
-                        auth.auth_type().as_str(),
-                        names.join(", ")
-                    ),
-                );
-                return None;
-            }
-        }
+        self.supported(provider, auth.auth_type(), ctx, at)?;
         Some(auth)
+    }
+
+    /// `None` (and an error) when the provider does not accept this auth type. An OAuth type is
+    /// checked before its token URL, so a provider without a token endpoint is refused for the
+    /// type rather than for the missing URL.
+    fn supported(&mut self, provider: Option<&ProviderRules>, ty: AuthType, ctx: &str, at: Location) -> Option<()> {
+        let Some(p) = provider else { return Some(()) };
+        if p.auth_types.contains(&ty) {
+            return Some(());
+        }
+        let names: Vec<_> = p.auth_types.iter().map(|a| a.as_str()).collect();
+        self.error(
+            at,
+            format!(
+                "{ctx}: provider {} does not support auth type {}; supported: {}",
+                p.name,
+                ty.as_str(),
+                names.join(", ")
+            ),
+        );
+        None
     }
 
     fn tls(&mut self, raw: Option<&Spanned<raw::RawTls>>, ctx: &str) -> TlsConfig {
@@ -780,17 +787,17 @@ impl Validator<'_> {
     fn check(
         &mut self,
         raw: Option<&Spanned<raw::RawCheck>>,
-        provider: Option<&'static dyn Provider>,
+        provider: Option<&ProviderRules>,
         ctx: &str,
         provider_at: Location,
     ) -> Option<HttpCheck> {
-        let is_http = provider.map(|p| p.name() == "http");
-        match (raw, is_http) {
-            (None, Some(true)) => {
-                self.error(provider_at, format!("{ctx}: provider http needs a check: block with at least path"));
+        // Only the generic provider describes its check in the config; presets know theirs.
+        match (raw, provider.map(|p| (p.takes_check_block, p.name))) {
+            (None, Some((true, name))) => {
+                self.error(provider_at, format!("{ctx}: provider {name} needs a check: block with at least path"));
                 return None;
             }
-            (Some(c), Some(false)) => {
+            (Some(c), Some((false, _))) => {
                 self.error(
                     c.referenced,
                     format!("{ctx}: check: is only for provider http; presets know their own check"),
@@ -798,7 +805,7 @@ impl Validator<'_> {
                 return None;
             }
             (None, _) | (_, None) => return None,
-            (Some(_), Some(true)) => {}
+            (Some(_), Some((true, _))) => {}
         }
         let raw = &raw?.value;
         let method = match &raw.method {

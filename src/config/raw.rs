@@ -74,7 +74,7 @@ macro_rules! raw_with_settings {
 
 probe_settings!(raw_with_settings);
 
-/// `webhook:` of an integration (see `crate::webhook::config`).
+/// `webhook:` of an integration (see `super::webhook`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawWebhook {

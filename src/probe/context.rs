@@ -192,6 +192,7 @@ enum Credential {
 /// The tools a provider's check has for one probe.
 pub struct ProbeContext<'a> {
     integration: &'a IntegrationConfig,
+    description: &'static super::Description,
     clients: &'a ClientPool,
     limiter: &'a HostLimiter,
     tokens: &'a TokenCache,
@@ -207,6 +208,7 @@ pub struct ProbeContext<'a> {
 impl<'a> ProbeContext<'a> {
     pub(super) fn new(
         integration: &'a IntegrationConfig,
+        description: &'static super::Description,
         clients: &'a ClientPool,
         limiter: &'a HostLimiter,
         tokens: &'a TokenCache,
@@ -228,6 +230,7 @@ impl<'a> ProbeContext<'a> {
         }
         ProbeContext {
             integration,
+            description,
             clients,
             limiter,
             tokens,
@@ -243,6 +246,11 @@ impl<'a> ProbeContext<'a> {
     /// The integration being probed.
     pub fn integration(&self) -> &IntegrationConfig {
         self.integration
+    }
+
+    /// The description of the provider being probed.
+    pub fn description(&self) -> &'static super::Description {
+        self.description
     }
 
     /// `base_url` with `path` appended (a base path such as `/api/v2` is kept).
@@ -343,7 +351,7 @@ impl<'a> ProbeContext<'a> {
     }
 
     async fn grant(&mut self, grant: &Grant<'_>) -> Result<oauth::CachedToken, Failure> {
-        let client_auth = self.integration.provider.token_client_auth();
+        let client_auth = self.description.client_auth;
         if let Some(secret) = &grant.client_secret {
             // Client authentication sends base64("client_id:client_secret") (RFC 6749 §2.3.1).
             self.redactor.add_pair(&grant.client_id, secret.expose_secret());
@@ -352,7 +360,7 @@ impl<'a> ProbeContext<'a> {
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let mut req =
             ApiRequest::post(grant.token_url.clone()).form(&pairs).no_auth().header("accept", "application/json");
-        if client_auth == crate::providers::ClientAuth::Basic {
+        if client_auth == super::ClientAuth::Basic {
             use base64::Engine as _;
             let secret = grant.client_secret.as_ref().map(|s| s.expose_secret().to_string()).unwrap_or_default();
             let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", grant.client_id, secret));
@@ -360,7 +368,7 @@ impl<'a> ProbeContext<'a> {
         }
         let resp = self.execute(&req).await?;
         self.note_issued_secrets(&resp);
-        let keeps_old = self.integration.provider.reissued_refresh_token_keeps_old();
+        let keeps_old = self.description.reissued_refresh_token_keeps_old;
         if let Some(why) = grant
             .refresh_token
             .as_ref()

@@ -8,12 +8,14 @@
 pub mod classify;
 pub mod client;
 mod context;
+pub mod contract;
 pub mod limiter;
 pub mod oauth;
 pub mod ratelimit;
 pub mod redact;
 
 pub use context::{join_url, ApiRequest, ApiResponse, ProbeContext, RequestAuth, StepLog};
+pub use contract::{ClientAuth, Description, Provider, Registry, ScopeModel};
 pub use ratelimit::RateLimit;
 
 use crate::config::IntegrationConfig;
@@ -161,22 +163,31 @@ impl ProbeResult {
     }
 }
 
-/// Shared state of all probes: HTTP clients, the per-host budget, the token cache.
+/// Shared state of all probes: the providers, HTTP clients, the per-host budget, the token
+/// cache.
 #[derive(Debug)]
 pub struct Engine {
+    registry: ArcSwap<Registry>,
     clients: client::ClientPool,
     limiter: ArcSwap<limiter::HostLimiter>,
     tokens: oauth::TokenCache,
 }
 
 impl Engine {
-    /// An engine with the given per-host request rate.
-    pub fn new(requests_per_second_per_host: f64) -> Engine {
+    /// An engine with the given per-host request rate that probes with the providers of
+    /// `registry`. (`Engine::new`, in `providers`, hands it the built-in presets.)
+    pub fn with_registry(requests_per_second_per_host: f64, registry: Registry) -> Engine {
         Engine {
+            registry: ArcSwap::from_pointee(registry),
             clients: client::ClientPool::default(),
             limiter: ArcSwap::from_pointee(limiter::HostLimiter::new(requests_per_second_per_host)),
             tokens: oauth::TokenCache::default(),
         }
+    }
+
+    /// Probes with the providers of `registry` from now on (a test's extra provider).
+    pub fn set_registry(&self, registry: Registry) {
+        self.registry.store(Arc::new(registry));
     }
 
     /// Applies a reloaded per-host rate (the buckets restart only when it changed).
@@ -190,11 +201,16 @@ impl Engine {
     /// (a scrape's own deadline).
     pub async fn probe(&self, integration: &IntegrationConfig, timeout: Option<Duration>) -> ProbeResult {
         let started = Instant::now();
+        let Some(provider) = self.registry.load().get(integration.provider.name()) else {
+            let why = format!("provider {} is not one this exporter knows", integration.provider);
+            return ProbeResult::from_failure(Failure::unexpected(why), SystemTime::now());
+        };
         let budget = timeout.map_or(integration.settings.timeout, |t| t.min(integration.settings.timeout));
         let deadline = started + budget;
         let limiter = self.limiter.load_full();
-        let mut cx = ProbeContext::new(integration, &self.clients, &limiter, &self.tokens, deadline);
-        let outcome = match tokio::time::timeout_at(deadline.into(), integration.provider.check(&mut cx)).await {
+        let mut cx =
+            ProbeContext::new(integration, provider.description(), &self.clients, &limiter, &self.tokens, deadline);
+        let outcome = match tokio::time::timeout_at(deadline.into(), provider.check(&mut cx)).await {
             Ok(r) => r,
             Err(_) => Err(Failure::new(
                 Reason::Timeout,
@@ -210,7 +226,8 @@ impl Engine {
         }
         let redactor = cx.take_redactor();
         let parts = cx.finish();
-        let mut result = evaluate(integration, outcome, parts, started.elapsed(), SystemTime::now());
+        let scopes = provider.description().scopes;
+        let mut result = evaluate_with(scopes, integration, outcome, parts, started.elapsed(), SystemTime::now());
         redact_result(&redactor, &mut result);
         // `--log.level debug` promises each probe's steps. Steps and detail are already
         // redacted (no query strings, no resolved secret values), so they are safe to log.
@@ -265,8 +282,22 @@ fn is_auth_failure(r: Reason) -> bool {
     matches!(r, Reason::TokenExpired | Reason::CredentialRevoked | Reason::Unauthorized | Reason::CredentialMissing)
 }
 
-/// Combines the check's outcome with the generic checks and picks the most severe finding.
+/// [`evaluate_with`] for findings judged without the provider at hand: a granted scope covers
+/// only itself (the engine passes the provider's own [`ScopeModel`]).
 pub fn evaluate(
+    integration: &IntegrationConfig,
+    outcome: Result<(), Failure>,
+    parts: ProbeParts,
+    duration: Duration,
+    now: SystemTime,
+) -> ProbeResult {
+    evaluate_with(ScopeModel::Exact, integration, outcome, parts, duration, now)
+}
+
+/// Combines the check's outcome with the generic checks and picks the most severe finding;
+/// `scopes` says how granted scopes cover configured ones.
+pub fn evaluate_with(
+    scopes: ScopeModel,
     integration: &IntegrationConfig,
     outcome: Result<(), Failure>,
     parts: ProbeParts,
@@ -299,6 +330,7 @@ pub fn evaluate(
         candidates.push(e.clone());
     }
 
+    let scope_model = scopes;
     let (scopes, scopes_valid) = match &f.granted_scopes {
         Some(granted) => {
             let checks: Vec<ScopeCheck> = integration
@@ -310,7 +342,7 @@ pub fn evaluate(
                 .map(|(sc, required)| ScopeCheck {
                     scope: sc.clone(),
                     required,
-                    granted: integration.provider.scope_satisfied(granted, sc),
+                    granted: scope_model.satisfied(granted, sc),
                 })
                 .collect();
             let missing = |req: bool| -> Vec<&str> {

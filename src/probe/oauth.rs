@@ -292,7 +292,7 @@ impl Grant<'_> {
     }
 
     /// The form body of the token request.
-    pub fn form(&self, client_auth: crate::providers::ClientAuth) -> Vec<(&'static str, String)> {
+    pub fn form(&self, client_auth: super::ClientAuth) -> Vec<(&'static str, String)> {
         let mut form = Vec::new();
         match &self.refresh_token {
             Some(rt) => {
@@ -306,7 +306,7 @@ impl Grant<'_> {
                 }
             }
         }
-        if client_auth == crate::providers::ClientAuth::Body {
+        if client_auth == super::ClientAuth::Body {
             form.push(("client_id", self.client_id.clone()));
             if let Some(s) = &self.client_secret {
                 form.push(("client_secret", s.expose_secret().to_string()));

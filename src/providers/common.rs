@@ -7,31 +7,6 @@ use crate::reason::Reason;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 
-/// Writes the declarative part of a `Provider` impl: name, default base URL (`None` when each
-/// account has its own host), accepted auth types and, optionally, the default token URL.
-macro_rules! basics {
-    ($name:literal, base: $base:expr, auth: [$($auth:ident),+ $(,)?] $(, token_url: $token:literal)? $(,)?) => {
-        fn name(&self) -> &'static str {
-            $name
-        }
-
-        fn default_base_url(&self) -> Option<&'static str> {
-            $base
-        }
-
-        fn auth_types(&self) -> &'static [crate::config::AuthType] {
-            &[$(crate::config::AuthType::$auth),+]
-        }
-
-        $(
-            fn default_token_url(&self) -> Option<&'static str> {
-                Some($token)
-            }
-        )?
-    };
-}
-pub(crate) use basics;
-
 /// The body of an answer as JSON; anything else is `unexpected_response`, with the first bytes
 /// of the body (secrets removed) in the debug log.
 pub fn json_body(cx: &ProbeContext<'_>, resp: &ApiResponse) -> Result<Value, Failure> {
@@ -137,11 +112,6 @@ pub fn static_secret(auth: &Auth) -> bool {
     matches!(auth, Auth::Bearer { .. } | Auth::Basic { .. } | Auth::Header { .. })
 }
 
-/// Whether the auth is an OAuth grant the exporter runs itself.
-pub fn oauth_grant(auth: &Auth) -> bool {
-    !static_secret(auth)
-}
-
 /// The claims of a JWT, decoded without verifying the signature: only for reading what the
 /// token says about itself (scopes, expiry). `None` when the token is not a readable JWT.
 pub fn jwt_claims(token: &str) -> Option<Value> {
@@ -156,24 +126,7 @@ pub fn jwt_claims(token: &str) -> Option<Value> {
     claims.is_object().then_some(claims)
 }
 
-/// Whether `wanted` is granted directly or through a documented implication: `covers` lists
-/// `(broader, narrower)` pairs and is followed transitively.
-pub fn implied(granted: &[String], wanted: &str, covers: &[(&str, &str)]) -> bool {
-    let mut frontier = vec![wanted];
-    let mut seen: Vec<&str> = Vec::new();
-    while let Some(scope) = frontier.pop() {
-        if granted.iter().any(|g| g == scope) {
-            return true;
-        }
-        seen.push(scope);
-        for (broad, narrow) in covers {
-            if *narrow == scope && !seen.contains(broad) {
-                frontier.push(broad);
-            }
-        }
-    }
-    false
-}
+pub use crate::probe::contract::implied;
 
 /// Why scopes cannot be known for a credential that acts with its user's full rights.
 pub const NO_SCOPES_USER_TOKEN: &str =
@@ -182,15 +135,6 @@ pub const NO_SCOPES_USER_TOKEN: &str =
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn implication_is_transitive_and_directional() {
-        let covers = [("admin:org", "write:org"), ("write:org", "read:org")];
-        let g = vec!["admin:org".to_string()];
-        assert!(implied(&g, "read:org", &covers));
-        assert!(!implied(&["read:org".to_string()], "admin:org", &covers));
-        assert!(implied(&["x".to_string()], "x", &[]));
-    }
 
     #[test]
     fn codes_and_mentions_ignore_case() {

@@ -35,11 +35,10 @@
 //! (no `X-OAuth-Scopes`; scopes stay unknown), and GitHub answers 401 "Bad credentials" alike
 //! for expired, revoked and mistyped tokens.
 
-use super::common::basics;
-use super::common::{by_status, fail, implied, json_body, mentions, retry_after_epoch, short, text, unexpected};
+use super::common::{by_status, fail, json_body, mentions, retry_after_epoch, short, text, unexpected};
 use super::http::{parse_rfc3339, split_scopes};
-use super::Provider;
-use crate::config::Auth;
+use super::{BaseUrl, Description, Provider, ProviderRules, ScopeModel};
+use crate::config::AuthType;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -78,22 +77,24 @@ const COVERS: &[(&str, &str)] = &[
     ("admin:enterprise", "read:enterprise"),
 ];
 
+/// GitHub as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "github",
+        base_url: BaseUrl::Default("https://api.github.com"),
+        auth_types: &[AuthType::Bearer, AuthType::Basic],
+        // Classic tokens report their scopes; fine-grained ones do not, which is only seen at
+        // probe time.
+        ..ProviderRules::PRESET
+    },
+    scopes: ScopeModel::Implies(COVERS),
+    ..Description::PRESET
+};
+
 #[async_trait]
 impl Provider for GitHub {
-    basics!(
-        "github",
-        base: Some("https://api.github.com"),
-        auth: [Bearer, Basic],
-        token_url: "https://github.com/login/oauth/access_token",
-    );
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        // Classic tokens report them; fine-grained ones do not, which is only seen at probe time.
-        Ok(())
-    }
-
-    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
-        implied(granted, wanted, COVERS)
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

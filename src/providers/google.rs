@@ -35,13 +35,12 @@
 //! Expiry: a bearer access token's `expires_in`; with a refresh-token grant the refresh token's
 //! lifetime cannot be known (Google revokes them on its own schedule). No quota headers exist.
 
-use super::common::basics;
 use super::common::{
     by_status, code, epoch, fail, implied, in_seconds, json_body, mentions, short, static_secret, text, unexpected,
 };
 use super::http::split_scopes;
-use super::Provider;
-use crate::config::Auth;
+use super::{BaseUrl, Description, Provider, ProviderRules, ScopeModel};
+use crate::config::AuthType;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -84,29 +83,37 @@ fn mail_google_com_covers(wanted: &str) -> bool {
         .is_some_and(|w| w.starts_with("gmail.") && !matches!(w, "gmail.settings.basic" | "gmail.settings.sharing"))
 }
 
+/// Google as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "google",
+        base_url: BaseUrl::Default("https://www.googleapis.com"),
+        auth_types: &[AuthType::Bearer, AuthType::OAuth2RefreshToken],
+        token_url: Some("https://oauth2.googleapis.com/token"),
+        ..ProviderRules::PRESET
+    },
+    scopes: ScopeModel::Rule(scope_satisfied),
+    ..Description::PRESET
+};
+
+/// Scopes are URLs: implications follow [`COVERS`] on their short names, plus the full-mailbox
+/// scope.
+fn scope_satisfied(granted: &[String], wanted: &str) -> bool {
+    if granted.iter().any(|g| g == wanted) {
+        return true;
+    }
+    let short_of = |s: &str| s.strip_prefix(G).map(String::from);
+    let granted_short: Vec<String> = granted.iter().filter_map(|g| short_of(g)).collect();
+    if granted.iter().any(|g| g == "https://mail.google.com/") && mail_google_com_covers(wanted) {
+        return true;
+    }
+    short_of(wanted).is_some_and(|w| implied(&granted_short, &w, COVERS))
+}
+
 #[async_trait]
 impl Provider for Google {
-    basics!(
-        "google",
-        base: Some("https://www.googleapis.com"),
-        auth: [Bearer, OAuth2RefreshToken],
-        token_url: "https://oauth2.googleapis.com/token",
-    );
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Ok(())
-    }
-
-    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
-        if granted.iter().any(|g| g == wanted) {
-            return true;
-        }
-        let short_of = |s: &str| s.strip_prefix(G).map(String::from);
-        let granted_short: Vec<String> = granted.iter().filter_map(|g| short_of(g)).collect();
-        if granted.iter().any(|g| g == "https://mail.google.com/") && mail_google_com_covers(wanted) {
-            return true;
-        }
-        short_of(wanted).is_some_and(|w| implied(&granted_short, &w, COVERS))
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

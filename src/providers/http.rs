@@ -1,8 +1,8 @@
 //! The generic `http` provider: one configured request (`check:` in the config), with
 //! optional scope and expiry extraction from a header or a JSON pointer.
 
-use super::{Provider, ALL_AUTH};
-use crate::config::{Auth, AuthType, ExpiryFormat, HttpCheck, ValueLocation};
+use super::{Description, Provider, ProviderRules, ALL_AUTH};
+use crate::config::{ExpiryFormat, HttpCheck, ValueLocation};
 use crate::probe::{classify, ApiRequest, ApiResponse, Failure, ProbeContext};
 // Re-exported for the presets and tests that import it from here.
 pub use crate::time::parse_rfc3339;
@@ -13,24 +13,18 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug)]
 pub struct Http;
 
+/// The generic provider as data: the integration's `check:` block says what to call and where
+/// scopes and expiry are read (no `check.scopes` means scopes stay unknown); every auth type,
+/// with the token URL given in the config.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules { name: "http", auth_types: ALL_AUTH, takes_check_block: true, ..ProviderRules::PRESET },
+    ..Description::PRESET
+};
+
 #[async_trait]
 impl Provider for Http {
-    fn name(&self) -> &'static str {
-        "http"
-    }
-
-    fn default_base_url(&self) -> Option<&'static str> {
-        None
-    }
-
-    fn auth_types(&self) -> &'static [AuthType] {
-        ALL_AUTH
-    }
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        // Known only when the check names where to read them; validated against the
-        // check at probe time (no check.scopes means scopes stay unknown).
-        Ok(())
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

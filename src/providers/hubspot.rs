@@ -43,11 +43,11 @@
 //! have none (HubSpot refresh tokens do not rotate, so `oauth2_refresh_token` is allowed).
 //! Cannot be known: when a refresh token dies (it lives until the app is uninstalled).
 
-use super::common::basics;
 use super::common::{
     by_status, code, fail, in_seconds, json_body, mentions, short, static_secret, string_array, text, unexpected,
 };
-use super::{Provider, Refusal};
+use super::{BaseUrl, Description, Provider, ProviderRules, Refusal};
+use crate::config::AuthType;
 use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ratelimit, ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
 use crate::reason::Reason;
@@ -59,36 +59,42 @@ use serde_json::Value;
 #[derive(Debug)]
 pub struct HubSpot;
 
+/// HubSpot as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "hubspot",
+        base_url: BaseUrl::Default("https://api.hubapi.com"),
+        auth_types: &[AuthType::Bearer, AuthType::OAuth2RefreshToken],
+        token_url: Some("https://api.hubapi.com/oauth/2026-03/token"),
+        validate,
+        ..ProviderRules::PRESET
+    },
+    ..Description::PRESET
+};
+
+/// Notes about HubSpot's retiring v1 token endpoints.
+fn validate(integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+    Ok(match &integration.auth {
+        // A private-app token written in the config is not affected by the v1 retirement.
+        Auth::Bearer { token: crate::config::SecretSource::Inline(t) } if t.expose_secret().starts_with("pat-") => {
+            Vec::new()
+        }
+        Auth::Bearer { .. } => vec![format!(
+            "OAuth access tokens configured as bearer are read with HubSpot's v1 token metadata, which {SUNSET}; \
+             configure oauth2_refresh_token (client_id, client_secret, refresh_token) to use the 2026-03 \
+             introspection instead. Private-app tokens (pat-...) are not affected"
+        )],
+        Auth::OAuth2RefreshToken { token_url, .. } if token_url.path().contains("/oauth/v1/") => vec![format!(
+            "auth.token_url is HubSpot's v1 token endpoint, which {SUNSET}: use https://api.hubapi.com/oauth/2026-03/token"
+        )],
+        _ => Vec::new(),
+    })
+}
+
 #[async_trait]
 impl Provider for HubSpot {
-    basics!(
-        "hubspot",
-        base: Some("https://api.hubapi.com"),
-        auth: [Bearer, OAuth2RefreshToken],
-        token_url: "https://api.hubapi.com/oauth/2026-03/token",
-    );
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Ok(())
-    }
-
-    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self.name(), integration, &[])?;
-        Ok(match &integration.auth {
-            // A private-app token written in the config is not affected by the v1 retirement.
-            Auth::Bearer { token: crate::config::SecretSource::Inline(t) } if t.expose_secret().starts_with("pat-") => {
-                Vec::new()
-            }
-            Auth::Bearer { .. } => vec![format!(
-                "OAuth access tokens configured as bearer are read with HubSpot's v1 token metadata, which {SUNSET}; \
-                 configure oauth2_refresh_token (client_id, client_secret, refresh_token) to use the 2026-03 \
-                 introspection instead. Private-app tokens (pat-...) are not affected"
-            )],
-            Auth::OAuth2RefreshToken { token_url, .. } if token_url.path().contains("/oauth/v1/") => vec![format!(
-                "auth.token_url is HubSpot's v1 token endpoint, which {SUNSET}: use https://api.hubapi.com/oauth/2026-03/token"
-            )],
-            _ => Vec::new(),
-        })
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

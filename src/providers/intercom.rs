@@ -21,73 +21,87 @@
 //! Cannot be known: the app's permissions (set in the Developer Hub, no API) and any expiry
 //! (access tokens are long-lived; no refresh token exists).
 
-use super::common::basics;
-use super::common::{
-    by_status, code, fail, first_text, json_body, mentions, retry_after_epoch, short, text, unexpected,
-};
-use super::Provider;
-use crate::config::Auth;
-use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use super::runner::{self, row, row_if, CheckSpec, ErrorTable, ExpirySource, ScopeSource};
+use super::{BaseUrl, Description, Provider, ProviderRules, ScopesKnown};
+use crate::config::AuthType;
+use crate::probe::{Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
+use http::Method;
+use serde_json::Value;
 
 /// The Intercom preset.
 #[derive(Debug)]
 pub struct Intercom;
 
+/// Intercom as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "intercom",
+        base_url: BaseUrl::Default("https://api.intercom.io"),
+        auth_types: &[AuthType::Bearer],
+        scopes: ScopesKnown::Never("Intercom does not expose an app's permissions through its API"),
+        ..ProviderRules::PRESET
+    },
+    ..Description::PRESET
+};
+
+/// The whole check: `GET /me`, its error codes, its shape and identity.
+static CHECK: CheckSpec = CheckSpec {
+    method: Method::GET,
+    path: "/me",
+    headers: &[("accept", "application/json")],
+    errors: ErrorTable {
+        label: "Intercom",
+        code_at: "/errors/0/code",
+        message_at: "/errors/0/message",
+        codes: &[
+            row("token_expired", Reason::TokenExpired),
+            row("token_revoked", Reason::CredentialRevoked),
+            row("token_blocked", Reason::CredentialRevoked),
+            row("unauthorized", Reason::Unauthorized),
+            row("token_not_found", Reason::Unauthorized),
+            row("missing_authorization", Reason::Unauthorized),
+            row("token_unauthorized", Reason::ScopeMissing),
+            // The spec's 403 `forbidden` examples include "You do not have the required scope
+            // (read_conversations) to access this resource": scope detail.
+            row_if("forbidden", "required scope", Reason::ScopeMissing),
+            row_if("action_forbidden", "required scope", Reason::ScopeMissing),
+            row("forbidden", Reason::Forbidden),
+            row("action_forbidden", Reason::Forbidden),
+            row("api_plan_restricted", Reason::AccountSuspended),
+            row("rate_limit_exceeded", Reason::RateLimited),
+            row("server_error", Reason::ProviderUnavailable),
+            row("service_unavailable", Reason::ProviderUnavailable),
+        ],
+        statuses: &[],
+        reset_header: Some("x-ratelimit-reset"),
+    },
+    shape: is_admin,
+    shape_error: "GET /me did not answer an admin object",
+    identity: &["/app/name", "/app/id_code", "/name"],
+    account_id: &[],
+    scopes: ScopeSource::None,
+    expiry: ExpirySource::None,
+};
+
+/// `admin_with_app` requires no field: an object that says it is an admin, or carries an id
+/// and says nothing else, is one.
+fn is_admin(body: &Value) -> bool {
+    let admin = match body.get("type").and_then(Value::as_str) {
+        Some(t) => t.eq_ignore_ascii_case("admin"),
+        None => body.get("id").is_some(),
+    };
+    body.is_object() && admin
+}
+
 #[async_trait]
 impl Provider for Intercom {
-    basics!(
-        "intercom",
-        base: Some("https://api.intercom.io"),
-        auth: [Bearer],
-    );
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Err("Intercom does not expose an app's permissions through its API")
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
-        let resp = cx.send(ApiRequest::get(cx.url("/me")).main().header("accept", "application/json")).await?;
-        if !resp.is_success() {
-            let failure = classify(&resp);
-            if failure.reason == Reason::RateLimited && cx.findings.retry_after.is_none() {
-                retry_after_epoch(cx, &resp, "x-ratelimit-reset");
-            }
-            return Err(failure);
-        }
-        let body = json_body(cx, &resp)?;
-        // `admin_with_app` requires no field: an object that says it is an admin, or carries an
-        // id and says nothing else, is one.
-        let admin = match text(&body, "/type") {
-            Some(t) => t.eq_ignore_ascii_case("admin"),
-            None => body.get("id").is_some(),
-        };
-        if !body.is_object() || !admin {
-            return Err(unexpected(cx, &resp, "GET /me did not answer an admin object"));
-        }
-        cx.findings.identity = first_text(&body, &["/app/name", "/app/id_code", "/name"]);
-        Ok(())
+        runner::run(cx, &CHECK).await.map(drop)
     }
-}
-
-fn classify(resp: &ApiResponse) -> Failure {
-    let json = resp.json_opt().unwrap_or_default();
-    let code = code(&json, "/errors/0/code");
-    let message = short(text(&json, "/errors/0/message").unwrap_or(""));
-    let reason = match code.as_str() {
-        "token_expired" => Reason::TokenExpired,
-        "token_revoked" | "token_blocked" => Reason::CredentialRevoked,
-        "unauthorized" | "token_not_found" | "missing_authorization" => Reason::Unauthorized,
-        "token_unauthorized" => Reason::ScopeMissing,
-        // The spec's 403 `forbidden` examples include "You do not have the required scope
-        // (read_conversations) to access this resource": scope detail.
-        "forbidden" | "action_forbidden" if mentions(&message, "required scope") => Reason::ScopeMissing,
-        "forbidden" | "action_forbidden" => Reason::Forbidden,
-        "api_plan_restricted" => Reason::AccountSuspended,
-        "rate_limit_exceeded" => Reason::RateLimited,
-        "server_error" | "service_unavailable" => Reason::ProviderUnavailable,
-        _ => return by_status(resp),
-    };
-    fail(reason, format!("Intercom {code}: {message}"))
 }

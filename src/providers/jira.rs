@@ -27,11 +27,11 @@
 //! so `oauth2_refresh_token` is refused. Cannot be known: scopes of API tokens (they act as the
 //! user) and API-token expiry (set in the Atlassian account, not readable through the API).
 
-use super::common::basics;
 use super::common::NO_SCOPES_USER_TOKEN;
 use super::common::{by_status, fail, first_text, json_body, short, string_array, text, unexpected};
 use super::http::parse_rfc3339;
-use super::{Provider, Refusal, RefusedKey};
+use super::{BaseUrl, Description, Provider, ProviderRules, Refusal, RefusedKey, ScopesKnown};
+use crate::config::AuthType;
 use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
@@ -43,50 +43,51 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug)]
 pub struct Jira;
 
+/// Jira as data. Only static credentials: Atlassian OAuth refresh tokens rotate.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "jira",
+        base_url: BaseUrl::Required {
+            hint: "https://your-site.atlassian.net for API tokens (basic), https://api.atlassian.com for OAuth tokens",
+        },
+        auth_types: &[AuthType::Basic, AuthType::Bearer],
+        refresh_token_rotation: Some(
+            "Atlassian rotates refresh tokens: every refresh returns a new one and retires the old.",
+        ),
+        scopes: ScopesKnown::NotWithBasic(NO_SCOPES_USER_TOKEN),
+        uses_options: &[RefusedKey::Site],
+        validate,
+        ..ProviderRules::PRESET
+    },
+    ..Description::PRESET
+};
+
+/// `site:` is for OAuth tokens, and must name a site.
+fn validate(integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+    let basic = matches!(integration.auth, Auth::Basic { .. });
+    match &integration.options.site {
+        Some(_) if basic => Err(Refusal::new(
+            RefusedKey::Site,
+            "site: is for OAuth tokens (type: bearer with base_url https://api.atlassian.com); with an API \
+             token (type: basic) base_url is the site, e.g. https://acme.atlassian.net",
+        )),
+        Some(site) if site.trim().is_empty() => Err(Refusal::new(
+            RefusedKey::Site,
+            "site: is empty; give the site URL (https://acme.atlassian.net) or its cloud id",
+        )),
+        None if !basic => Ok(vec![
+            "no site: configured; an OAuth token that reaches several Atlassian sites is checked on the first \
+             one accessible-resources lists: set site: to the site URL or cloud id the integration uses"
+                .to_string(),
+        ]),
+        _ => Ok(Vec::new()),
+    }
+}
+
 #[async_trait]
 impl Provider for Jira {
-    basics!(
-        "jira",
-        base: None,
-        auth: [Basic, Bearer],
-        token_url: "https://auth.atlassian.com/oauth/token",
-    );
-
-    fn base_url_hint(&self) -> &'static str {
-        "https://your-site.atlassian.net for API tokens (basic), https://api.atlassian.com for OAuth tokens"
-    }
-
-    fn refresh_token_rotation(&self) -> Option<&'static str> {
-        Some("Atlassian rotates refresh tokens: every refresh returns a new one and retires the old.")
-    }
-
-    fn scopes_knowable(&self, auth: &Auth) -> Result<(), &'static str> {
-        match auth {
-            Auth::Basic { .. } => Err(NO_SCOPES_USER_TOKEN),
-            _ => Ok(()),
-        }
-    }
-
-    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self.name(), integration, &[RefusedKey::Site])?;
-        let basic = matches!(integration.auth, Auth::Basic { .. });
-        match &integration.options.site {
-            Some(_) if basic => Err(Refusal::new(
-                RefusedKey::Site,
-                "site: is for OAuth tokens (type: bearer with base_url https://api.atlassian.com); with an API \
-                 token (type: basic) base_url is the site, e.g. https://acme.atlassian.net",
-            )),
-            Some(site) if site.trim().is_empty() => Err(Refusal::new(
-                RefusedKey::Site,
-                "site: is empty; give the site URL (https://acme.atlassian.net) or its cloud id",
-            )),
-            None if !basic => Ok(vec![
-                "no site: configured; an OAuth token that reaches several Atlassian sites is checked on the first \
-                 one accessible-resources lists: set site: to the site URL or cloud id the integration uses"
-                    .to_string(),
-            ]),
-            _ => Ok(Vec::new()),
-        }
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

@@ -23,10 +23,9 @@
 //! (keys and OAuth tokens do not expire), quota (no rate-limit headers; the limit is 10
 //! concurrent connections).
 
-use super::common::basics;
 use super::common::{by_status, fail, json_body, mentions, short, text, unexpected};
-use super::Provider;
-use crate::config::Auth;
+use super::{BaseUrl, Description, Provider, ProviderRules, ScopesKnown};
+use crate::config::AuthType;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -39,16 +38,22 @@ pub struct Mailchimp;
 /// The default base URL: a placeholder meaning "take the data centre from the credential".
 const DEFAULT_BASE: &str = "https://api.mailchimp.com";
 
+/// Mailchimp as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "mailchimp",
+        base_url: BaseUrl::Default(DEFAULT_BASE),
+        auth_types: &[AuthType::Basic, AuthType::Bearer],
+        scopes: ScopesKnown::Never("Mailchimp has no scopes: keys and OAuth tokens carry their user's full rights"),
+        ..ProviderRules::PRESET
+    },
+    ..Description::PRESET
+};
+
 #[async_trait]
 impl Provider for Mailchimp {
-    basics!(
-        "mailchimp",
-        base: Some(DEFAULT_BASE),
-        auth: [Basic, Bearer],
-    );
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Err("Mailchimp has no scopes: keys and OAuth tokens carry their user's full rights")
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

@@ -58,11 +58,11 @@
 //! `Retry-After`, which is honoured) and HTML or empty bodies → by status. Cannot be known:
 //! refresh-token lifetime (90 days, sliding, not reported anywhere).
 
-use super::common::basics;
 use super::common::{by_status, fail, first_text, json_body, jwt_claims, short, static_secret, string_array, text};
 use super::common::{code, epoch, mentions, unexpected};
 use super::http::{parse_rfc3339, split_scopes};
-use super::{Provider, Refusal, RefusedKey};
+use super::{BaseUrl, Description, Provider, ProviderRules, Refusal, RefusedKey, ScopeModel};
+use crate::config::AuthType;
 use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
@@ -73,48 +73,52 @@ use secrecy::ExposeSecret;
 #[derive(Debug)]
 pub struct Microsoft;
 
+/// Microsoft Graph as data. Client credentials need the tenant id in place of "common".
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "microsoft",
+        base_url: BaseUrl::Default("https://graph.microsoft.com/v1.0"),
+        auth_types: &[AuthType::Bearer, AuthType::OAuth2ClientCredentials, AuthType::OAuth2RefreshToken],
+        token_url: Some("https://login.microsoftonline.com/common/oauth2/v2.0/token"),
+        validate,
+        ..ProviderRules::PRESET
+    },
+    reissued_refresh_token_keeps_old: true,
+    scopes: ScopeModel::Rule(scope_satisfied),
+    ..Description::PRESET
+};
+
+/// Graph permission names are case-insensitive; broader ones follow [`graph_covers`].
+fn scope_satisfied(granted: &[String], wanted: &str) -> bool {
+    granted.iter().any(|g| g.eq_ignore_ascii_case(wanted) || graph_covers(g, wanted))
+}
+
+/// Client credentials need a tenant; a note on where the secret's expiry comes from.
+fn validate(integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+    let Auth::OAuth2ClientCredentials { token_url, .. } = &integration.auth else { return Ok(Vec::new()) };
+    let tenant = token_url.path_segments().and_then(|mut s| s.next()).unwrap_or("");
+    if ["common", "organizations", "consumers"].contains(&tenant.to_ascii_lowercase().as_str()) {
+        return Err(Refusal::new(
+            RefusedKey::Auth,
+            format!(
+                "the client-credentials grant is refused on /{tenant}: it needs the tenant (Microsoft answers \
+                 AADSTS900023 or AADSTS50059). Set auth.token_url to https://login.microsoftonline.com/TENANT_ID/oauth2/v2.0/token \
+                 with your directory (tenant) id or domain"
+            ),
+        ));
+    }
+    Ok(vec![format!(
+        "the client secret's expiry is read from the app registration only when the app holds one of the \
+         application permissions {}; without one it cannot be known, so renew the secret before its end date \
+         (Entra ID > App registrations > Certificates & secrets)",
+        APP_READ.join(", ")
+    )])
+}
+
 #[async_trait]
 impl Provider for Microsoft {
-    // Client credentials need the tenant id in place of "common".
-    basics!(
-        "microsoft",
-        base: Some("https://graph.microsoft.com/v1.0"),
-        auth: [Bearer, OAuth2ClientCredentials, OAuth2RefreshToken],
-        token_url: "https://login.microsoftonline.com/common/oauth2/v2.0/token",
-    );
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Ok(())
-    }
-
-    fn reissued_refresh_token_keeps_old(&self) -> bool {
-        true
-    }
-
-    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
-        granted.iter().any(|g| g.eq_ignore_ascii_case(wanted) || graph_covers(g, wanted))
-    }
-
-    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self.name(), integration, &[])?;
-        let Auth::OAuth2ClientCredentials { token_url, .. } = &integration.auth else { return Ok(Vec::new()) };
-        let tenant = token_url.path_segments().and_then(|mut s| s.next()).unwrap_or("");
-        if ["common", "organizations", "consumers"].contains(&tenant.to_ascii_lowercase().as_str()) {
-            return Err(Refusal::new(
-                RefusedKey::Auth,
-                format!(
-                    "the client-credentials grant is refused on /{tenant}: it needs the tenant (Microsoft answers \
-                     AADSTS900023 or AADSTS50059). Set auth.token_url to https://login.microsoftonline.com/TENANT_ID/oauth2/v2.0/token \
-                     with your directory (tenant) id or domain"
-                ),
-            ));
-        }
-        Ok(vec![format!(
-            "the client secret's expiry is read from the app registration only when the app holds one of the \
-             application permissions {}; without one it cannot be known, so renew the secret before its end date \
-             (Entra ID > App registrations > Certificates & secrets)",
-            APP_READ.join(", ")
-        )])
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

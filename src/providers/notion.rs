@@ -23,69 +23,75 @@
 //! capabilities (introspection needs the client secret and reports only `scope`/`iat` for public
 //! integrations), expiry (internal secrets do not expire), quota (no rate-limit headers).
 
-use super::common::basics;
-use super::common::{by_status, code, fail, first_text, json_body, short, text, unexpected};
-use super::Provider;
-use crate::config::Auth;
-use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use super::runner::{self, row, status, CheckSpec, ErrorTable, ExpirySource, ScopeSource};
+use super::{BaseUrl, Description, Provider, ProviderRules, ScopesKnown};
+use crate::config::AuthType;
+use crate::probe::{Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
+use http::Method;
+use serde_json::Value;
 
 /// The Notion preset.
 #[derive(Debug)]
 pub struct Notion;
 
+/// Notion as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "notion",
+        base_url: BaseUrl::Default("https://api.notion.com"),
+        auth_types: &[AuthType::Bearer],
+        refresh_token_rotation: Some("a Notion refresh returns a new refresh token and the old one stops working."),
+        scopes: ScopesKnown::Never("Notion capabilities are set on the integration and not reported to a token holder"),
+        ..ProviderRules::PRESET
+    },
+    ..Description::PRESET
+};
+
+/// The whole check: `GET /v1/users/me`, its error codes, its shape and identity.
+static CHECK: CheckSpec = CheckSpec {
+    method: Method::GET,
+    path: "/v1/users/me",
+    headers: &[("notion-version", "2025-09-03")],
+    errors: ErrorTable {
+        label: "Notion",
+        code_at: "/code",
+        message_at: "/message",
+        codes: &[
+            row("unauthorized", Reason::Unauthorized),
+            row("restricted_resource", Reason::ScopeMissing),
+            row("object_not_found", Reason::Forbidden),
+            row("rate_limited", Reason::RateLimited),
+            row("conflict_error", Reason::ProviderUnavailable),
+            row("internal_server_error", Reason::ProviderUnavailable),
+            row("service_overload", Reason::ProviderUnavailable),
+            row("service_unavailable", Reason::ProviderUnavailable),
+            row("gateway_timeout", Reason::ProviderUnavailable),
+        ],
+        // 409 is transient whatever the body says (status-codes page).
+        statuses: &[status(409, Reason::ProviderUnavailable)],
+        reset_header: None,
+    },
+    shape: is_user,
+    shape_error: "users/me did not answer a user object",
+    identity: &["/bot/workspace_name", "/name"],
+    account_id: &[],
+    scopes: ScopeSource::None,
+    expiry: ExpirySource::None,
+};
+
+fn is_user(body: &Value) -> bool {
+    body.get("object").and_then(Value::as_str) == Some("user") && body.get("id").is_some()
+}
+
 #[async_trait]
 impl Provider for Notion {
-    basics!(
-        "notion",
-        base: Some("https://api.notion.com"),
-        auth: [Bearer],
-        token_url: "https://api.notion.com/v1/oauth/token",
-    );
-
-    fn token_client_auth(&self) -> super::ClientAuth {
-        super::ClientAuth::Basic
-    }
-
-    fn refresh_token_rotation(&self) -> Option<&'static str> {
-        Some("a Notion refresh returns a new refresh token and the old one stops working.")
-    }
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Err("Notion capabilities are set on the integration and not reported to a token holder")
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
-        let req = ApiRequest::get(cx.url("/v1/users/me")).main().header("notion-version", "2025-09-03");
-        let resp = cx.send(req).await?;
-        if !resp.is_success() {
-            return Err(classify(&resp));
-        }
-        let body = json_body(cx, &resp)?;
-        if text(&body, "/object") != Some("user") || body.get("id").is_none() {
-            return Err(unexpected(cx, &resp, "users/me did not answer a user object"));
-        }
-        cx.findings.identity = first_text(&body, &["/bot/workspace_name", "/name"]);
-        Ok(())
+        runner::run(cx, &CHECK).await.map(drop)
     }
-}
-
-fn classify(resp: &ApiResponse) -> Failure {
-    let json = resp.json_opt().unwrap_or_default();
-    let code = code(&json, "/code");
-    let reason = match code.as_str() {
-        "unauthorized" => Reason::Unauthorized,
-        "restricted_resource" => Reason::ScopeMissing,
-        "object_not_found" => Reason::Forbidden,
-        "rate_limited" => Reason::RateLimited,
-        "conflict_error" | "internal_server_error" | "service_overload" | "service_unavailable" | "gateway_timeout" => {
-            Reason::ProviderUnavailable
-        }
-        // 409 is transient whatever the body says (status-codes page).
-        _ if resp.status == 409 => Reason::ProviderUnavailable,
-        _ => return by_status(resp),
-    };
-    let code = if code.is_empty() { format!("HTTP {}", resp.status) } else { code };
-    fail(reason, format!("Notion {code}: {}", short(text(&json, "/message").unwrap_or(""))))
 }

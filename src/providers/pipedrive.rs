@@ -24,12 +24,10 @@
 //! Cannot be known: an API token's rights (full user rights, no scopes), any expiry of an API
 //! token or a bare access token, and the daily token budget's headroom.
 
-use super::common::basics;
-use super::common::{
-    by_status, fail, first_text, json_body, oauth_grant, short, text, unexpected, NO_SCOPES_USER_TOKEN,
-};
-use super::Provider;
-use crate::config::Auth;
+use super::common::{first_text, json_body, unexpected, NO_SCOPES_USER_TOKEN};
+use super::runner::{status_says, ErrorTable};
+use super::{BaseUrl, ClientAuth, Description, Provider, ProviderRules, ScopesKnown};
+use crate::config::AuthType;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -39,25 +37,24 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Pipedrive;
 
+/// Pipedrive as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "pipedrive",
+        base_url: BaseUrl::Default("https://api.pipedrive.com/v1"),
+        auth_types: &[AuthType::Header, AuthType::Bearer, AuthType::OAuth2RefreshToken],
+        token_url: Some("https://oauth.pipedrive.com/oauth/token"),
+        scopes: ScopesKnown::OnlyWithGrant(NO_SCOPES_USER_TOKEN),
+        ..ProviderRules::PRESET
+    },
+    client_auth: ClientAuth::Basic,
+    ..Description::PRESET
+};
+
 #[async_trait]
 impl Provider for Pipedrive {
-    basics!(
-        "pipedrive",
-        base: Some("https://api.pipedrive.com/v1"),
-        auth: [Header, Bearer, OAuth2RefreshToken],
-        token_url: "https://oauth.pipedrive.com/oauth/token",
-    );
-
-    fn token_client_auth(&self) -> super::ClientAuth {
-        super::ClientAuth::Basic
-    }
-
-    fn scopes_knowable(&self, auth: &Auth) -> Result<(), &'static str> {
-        if oauth_grant(auth) {
-            Ok(())
-        } else {
-            Err(NO_SCOPES_USER_TOKEN)
-        }
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {
@@ -91,17 +88,25 @@ impl Provider for Pipedrive {
     }
 }
 
-fn classify(resp: &ApiResponse) -> Failure {
-    let json = resp.json_opt().unwrap_or_default();
-    let error = short(text(&json, "/error").unwrap_or(""));
-    match resp.status {
-        401 => fail(Reason::Unauthorized, format!("Pipedrive: {error}")),
-        402 => fail(
+/// Pipedrive sends no error code: its answers are told apart by status.
+static ERRORS: ErrorTable = ErrorTable {
+    label: "Pipedrive",
+    code_at: "",
+    message_at: "/error",
+    codes: &[],
+    statuses: &[
+        status_says(401, Reason::Unauthorized, "Pipedrive: {message}"),
+        status_says(
+            402,
             Reason::AccountSuspended,
-            format!("Pipedrive: the company account is not open (trial expired or payment missing) {error}"),
+            "Pipedrive: the company account is not open (trial expired or payment missing) {message}",
         ),
-        403 => fail(Reason::Forbidden, format!("Pipedrive: {error}")),
-        429 => fail(Reason::RateLimited, "Pipedrive rate limited the request (429)"),
-        _ => by_status(resp),
-    }
+        status_says(403, Reason::Forbidden, "Pipedrive: {message}"),
+        status_says(429, Reason::RateLimited, "Pipedrive rate limited the request (429)"),
+    ],
+    reset_header: None,
+};
+
+fn classify(resp: &ApiResponse) -> Failure {
+    ERRORS.classify(resp)
 }

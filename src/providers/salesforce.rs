@@ -53,11 +53,9 @@
 //! (bearer): token introspection needs the connected app's client secret, sessions carry no
 //! `expires_in`, and userinfo is not called without a known identity scope.
 
-use super::common::basics;
-use super::common::{
-    by_status, fail, first_text, implied, json_body, mentions, oauth_grant, short, unexpected, used_of_max,
-};
-use super::{Provider, Refusal, RefusedKey};
+use super::common::{by_status, fail, first_text, implied, json_body, mentions, short, unexpected, used_of_max};
+use super::{BaseUrl, Description, Provider, ProviderRules, Refusal, RefusedKey, ScopeModel, ScopesKnown};
+use crate::config::AuthType;
 use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
 use crate::reason::Reason;
@@ -71,61 +69,66 @@ pub struct Salesforce;
 /// REST API version used for `/limits`.
 const API_VERSION: &str = "v62.0";
 
+/// Salesforce as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "salesforce",
+        base_url: BaseUrl::Required {
+            hint: "https://yourcompany.my.salesforce.com (the instance_url of the token response)",
+        },
+        auth_types: &[AuthType::Bearer, AuthType::OAuth2ClientCredentials, AuthType::OAuth2RefreshToken],
+        token_url: Some("https://login.salesforce.com/services/oauth2/token"),
+        scopes: ScopesKnown::OnlyWithGrant(
+            "a bare Salesforce access token reports no scopes; use an OAuth grant (its token response lists them)",
+        ),
+        validate,
+        ..ProviderRules::PRESET
+    },
+    scopes: ScopeModel::Rule(scope_satisfied),
+    ..Description::PRESET
+};
+
+/// `full` covers everything but the refresh scopes; the rest follow [`COVERS`].
+fn scope_satisfied(granted: &[String], wanted: &str) -> bool {
+    let full_covers = wanted != "refresh_token" && wanted != "offline_access";
+    (full_covers && granted.iter().any(|g| g == "full")) || implied(granted, wanted, COVERS)
+}
+
+/// Client credentials need the org's My Domain; a refresh token must be stated not to rotate.
+fn validate(integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+    match &integration.auth {
+        Auth::OAuth2ClientCredentials { token_url, .. }
+            if matches!(token_url.host_str(), Some("login.salesforce.com" | "test.salesforce.com")) =>
+        {
+            Err(Refusal::new(
+                RefusedKey::Auth,
+                format!(
+                    "the Salesforce client-credentials flow is refused on {} (\"request not supported on this \
+                     domain\"): set auth.token_url to your org's My Domain token endpoint, \
+                     https://MYDOMAIN.my.salesforce.com/services/oauth2/token (Setup > My Domain shows the name)",
+                    token_url.host_str().unwrap_or("this host")
+                ),
+            ))
+        }
+        Auth::OAuth2RefreshToken { .. } if integration.options.refresh_token_rotates != Some(false) => {
+            Err(Refusal::new(
+                RefusedKey::Auth,
+                "oauth2_refresh_token is refused for provider salesforce unless auth.refresh_token_rotates: false \
+                 is set. With Refresh Token Rotation on, each refresh issues a new refresh token and invalidates \
+                 the one your platform holds. Check it in Setup > App Manager > your connected app (or external \
+                 client app) > Edit > OAuth settings (Enable Refresh Token Rotation); if it is off, add \
+                 refresh_token_rotates: false to auth, otherwise \
+                 configure the access token with type: bearer",
+            ))
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
 #[async_trait]
 impl Provider for Salesforce {
-    basics!(
-        "salesforce",
-        base: None,
-        auth: [Bearer, OAuth2ClientCredentials, OAuth2RefreshToken],
-        token_url: "https://login.salesforce.com/services/oauth2/token",
-    );
-
-    fn base_url_hint(&self) -> &'static str {
-        "https://yourcompany.my.salesforce.com (the instance_url of the token response)"
-    }
-
-    fn scopes_knowable(&self, auth: &Auth) -> Result<(), &'static str> {
-        if oauth_grant(auth) {
-            Ok(())
-        } else {
-            Err("a bare Salesforce access token reports no scopes; use an OAuth grant (its token response lists them)")
-        }
-    }
-
-    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
-        let full_covers = wanted != "refresh_token" && wanted != "offline_access";
-        (full_covers && granted.iter().any(|g| g == "full")) || implied(granted, wanted, COVERS)
-    }
-
-    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self.name(), integration, &[])?;
-        match &integration.auth {
-            Auth::OAuth2ClientCredentials { token_url, .. }
-                if matches!(token_url.host_str(), Some("login.salesforce.com" | "test.salesforce.com")) =>
-            {
-                Err(Refusal::new(
-                    RefusedKey::Auth,
-                    format!(
-                        "the Salesforce client-credentials flow is refused on {} (\"request not supported on this \
-                         domain\"): set auth.token_url to your org's My Domain token endpoint, \
-                         https://MYDOMAIN.my.salesforce.com/services/oauth2/token (Setup > My Domain shows the name)",
-                        token_url.host_str().unwrap_or("this host")
-                    ),
-                ))
-            }
-            Auth::OAuth2RefreshToken { .. } if integration.options.refresh_token_rotates != Some(false) => {
-                Err(Refusal::new(
-                    RefusedKey::Auth,
-                    "oauth2_refresh_token is refused for provider salesforce unless auth.refresh_token_rotates: false \
-                     is set. With Refresh Token Rotation on, each refresh issues a new refresh token and invalidates \
-                     the one your platform holds. Check it in Setup > App Manager > your connected app (or external \
-                     client app) > Edit > OAuth settings (Enable Refresh Token Rotation); if it is off, add \
-                     refresh_token_rotates: false to auth, otherwise \
-                     configure the access token with type: bearer",
-                ))
-            }
-            _ => Ok(Vec::new()),
-        }
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

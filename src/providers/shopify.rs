@@ -24,10 +24,9 @@
 //! `oauth2_refresh_token` is refused. Cannot be known: a token's expiry (only the token response
 //! at issue says it; there is no introspection).
 
-use super::common::basics;
 use super::common::{by_status, fail, json_body, short, unexpected, used_of_max};
-use super::Provider;
-use crate::config::Auth;
+use super::{BaseUrl, Description, Provider, ProviderRules, ScopeModel};
+use crate::config::AuthType;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -37,33 +36,35 @@ use serde_json::Value;
 #[derive(Debug)]
 pub struct Shopify;
 
+/// Shopify as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "shopify",
+        base_url: BaseUrl::Required { hint: "https://your-shop.myshopify.com" },
+        auth_types: &[AuthType::Header],
+        refresh_token_rotation: Some(
+            "Shopify's expiring offline tokens return a new refresh token on every refresh and invalidate the previous one.",
+        ),
+        ..ProviderRules::PRESET
+    },
+    scopes: ScopeModel::Rule(scope_satisfied),
+    ..Description::PRESET
+};
+
+/// `write_x` covers `read_x` (and the unauthenticated pair likewise).
+fn scope_satisfied(granted: &[String], wanted: &str) -> bool {
+    let write_of = |w: &str| {
+        w.strip_prefix("unauthenticated_read_")
+            .map(|r| format!("unauthenticated_write_{r}"))
+            .or_else(|| w.strip_prefix("read_").map(|r| format!("write_{r}")))
+    };
+    granted.iter().any(|g| g == wanted || Some(g.as_str()) == write_of(wanted).as_deref())
+}
+
 #[async_trait]
 impl Provider for Shopify {
-    basics!(
-        "shopify",
-        base: None,
-        auth: [Header],
-    );
-
-    fn base_url_hint(&self) -> &'static str {
-        "https://your-shop.myshopify.com"
-    }
-
-    fn refresh_token_rotation(&self) -> Option<&'static str> {
-        Some("Shopify's expiring offline tokens return a new refresh token on every refresh and invalidate the previous one.")
-    }
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Ok(())
-    }
-
-    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
-        let write_of = |w: &str| {
-            w.strip_prefix("unauthenticated_read_")
-                .map(|r| format!("unauthenticated_write_{r}"))
-                .or_else(|| w.strip_prefix("read_").map(|r| format!("write_{r}")))
-        };
-        granted.iter().any(|g| g == wanted || Some(g.as_str()) == write_of(wanted).as_deref())
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

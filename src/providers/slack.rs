@@ -15,11 +15,10 @@
 //! Refresh tokens rotate (<https://docs.slack.dev/authentication/using-token-rotation>), so
 //! `oauth2_refresh_token` is refused. Cannot be known: Slack sends no quota headers.
 
-use super::common::basics;
 use super::common::{by_status, code, fail, first_text, in_seconds, json_body, static_secret, text, unexpected};
 use super::http::split_scopes;
-use super::Provider;
-use crate::config::Auth;
+use super::{BaseUrl, Description, Provider, ProviderRules};
+use crate::config::AuthType;
 use crate::probe::{ApiRequest, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -29,21 +28,24 @@ use serde_json::Value;
 #[derive(Debug)]
 pub struct Slack;
 
+/// Slack as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "slack",
+        base_url: BaseUrl::Default("https://slack.com/api"),
+        auth_types: &[AuthType::Bearer],
+        refresh_token_rotation: Some(
+            "with token rotation every Slack refresh returns a new refresh token and revokes the previous one.",
+        ),
+        ..ProviderRules::PRESET
+    },
+    ..Description::PRESET
+};
+
 #[async_trait]
 impl Provider for Slack {
-    basics!(
-        "slack",
-        base: Some("https://slack.com/api"),
-        auth: [Bearer],
-        token_url: "https://slack.com/api/oauth.v2.access",
-    );
-
-    fn refresh_token_rotation(&self) -> Option<&'static str> {
-        Some("with token rotation every Slack refresh returns a new refresh token and revokes the previous one.")
-    }
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Ok(())
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

@@ -46,10 +46,10 @@
 //! Cannot be known: a restricted key's permissions (no API lists them), an API key's expiry
 //! (set in the Dashboard, never sent), and quota headroom (Stripe sends no rate-limit headers).
 
-use super::common::basics;
 use super::common::{by_status, code, fail, first_text, json_body, short, text, unexpected};
-use super::{Provider, Refusal, RefusedKey};
-use crate::config::{Auth, IntegrationConfig};
+use super::{BaseUrl, Description, Provider, ProviderRules, Refusal, RefusedKey, ScopesKnown};
+use crate::config::AuthType;
+use crate::config::IntegrationConfig;
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -58,31 +58,41 @@ use async_trait::async_trait;
 #[derive(Debug)]
 pub struct Stripe;
 
+/// Stripe as data. Basic would need the key as the user name, which the config treats as not
+/// secret, so only bearer.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "stripe",
+        base_url: BaseUrl::Default("https://api.stripe.com"),
+        auth_types: &[AuthType::Bearer],
+        scopes: ScopesKnown::Never(
+            "Stripe API keys carry no readable scope list: restricted-key permissions are not exposed by any API",
+        ),
+        uses_options: &[RefusedKey::Resource],
+        validate,
+        ..ProviderRules::PRESET
+    },
+    ..Description::PRESET
+};
+
+/// A `resource:` must be one the check knows.
+fn validate(integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
+    match integration.options.resource.as_deref() {
+        Some(r) if !RESOURCES.contains(&r) => Err(Refusal::new(
+            RefusedKey::Resource,
+            format!(
+                "resource: {r:?} is not one of the read-only Stripe resources the check knows: {}",
+                RESOURCES.join(", ")
+            ),
+        )),
+        _ => Ok(Vec::new()),
+    }
+}
+
 #[async_trait]
 impl Provider for Stripe {
-    // Basic would need the key as the user name, which the config treats as not secret.
-    basics!(
-        "stripe",
-        base: Some("https://api.stripe.com"),
-        auth: [Bearer],
-    );
-
-    fn scopes_knowable(&self, _auth: &Auth) -> Result<(), &'static str> {
-        Err("Stripe API keys carry no readable scope list: restricted-key permissions are not exposed by any API")
-    }
-
-    fn validate(&self, integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
-        super::refuse_unused_options(self.name(), integration, &[RefusedKey::Resource])?;
-        match integration.options.resource.as_deref() {
-            Some(r) if !RESOURCES.contains(&r) => Err(Refusal::new(
-                RefusedKey::Resource,
-                format!(
-                    "resource: {r:?} is not one of the read-only Stripe resources the check knows: {}",
-                    RESOURCES.join(", ")
-                ),
-            )),
-            _ => Ok(Vec::new()),
-        }
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

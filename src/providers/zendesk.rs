@@ -25,12 +25,12 @@
 //! Refresh grants return a new refresh token and delete the previous one, so
 //! `oauth2_refresh_token` is refused. Cannot be known: scopes of API tokens (they act as the user).
 
-use super::common::basics;
 use super::common::NO_SCOPES_USER_TOKEN;
 use super::common::{by_status, fail, json_body, short, static_secret, string_array, text, unexpected};
 use super::http::parse_rfc3339;
-use super::Provider;
+use super::{BaseUrl, Description, Provider, ProviderRules, ScopeModel, ScopesKnown};
 use crate::config::Auth;
+use crate::config::AuthType;
 use crate::probe::{ratelimit, ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
@@ -39,41 +39,40 @@ use async_trait::async_trait;
 #[derive(Debug)]
 pub struct Zendesk;
 
+/// Zendesk as data.
+static DESCRIPTION: Description = Description {
+    rules: ProviderRules {
+        name: "zendesk",
+        base_url: BaseUrl::Required { hint: "https://yourcompany.zendesk.com" },
+        auth_types: &[AuthType::Bearer, AuthType::Basic, AuthType::OAuth2ClientCredentials],
+        refresh_token_rotation: Some(
+            "a Zendesk refresh grant issues a new access and refresh token and deletes the previous ones.",
+        ),
+        scopes: ScopesKnown::NotWithBasic(NO_SCOPES_USER_TOKEN),
+        ..ProviderRules::PRESET
+    },
+    scopes: ScopeModel::Rule(scope_satisfied),
+    ..Description::PRESET
+};
+
+/// "If you don't specify a resource, access to all resources is assumed. If you don't specify
+/// the access, read and write access are assumed" (OAuth Tokens, Scopes): `read` covers
+/// `tickets:read`, `write` covers `users:write`, and `tickets` covers both `tickets:…`.
+fn scope_satisfied(granted: &[String], wanted: &str) -> bool {
+    let has = |s: &str| granted.iter().any(|g| g == s);
+    if has(wanted) {
+        return true;
+    }
+    match wanted.split_once(':') {
+        Some((resource, access)) if matches!(access, "read" | "write") => has(access) || has(resource),
+        _ => false,
+    }
+}
+
 #[async_trait]
 impl Provider for Zendesk {
-    basics!(
-        "zendesk",
-        base: None,
-        auth: [Bearer, Basic, OAuth2ClientCredentials],
-    );
-
-    fn base_url_hint(&self) -> &'static str {
-        "https://yourcompany.zendesk.com"
-    }
-
-    fn refresh_token_rotation(&self) -> Option<&'static str> {
-        Some("a Zendesk refresh grant issues a new access and refresh token and deletes the previous ones.")
-    }
-
-    fn scopes_knowable(&self, auth: &Auth) -> Result<(), &'static str> {
-        match auth {
-            Auth::Basic { .. } => Err(NO_SCOPES_USER_TOKEN),
-            _ => Ok(()),
-        }
-    }
-
-    /// "If you don't specify a resource, access to all resources is assumed. If you don't specify
-    /// the access, read and write access are assumed" (OAuth Tokens, Scopes): `read` covers
-    /// `tickets:read`, `write` covers `users:write`, and `tickets` covers both `tickets:…`.
-    fn scope_satisfied(&self, granted: &[String], wanted: &str) -> bool {
-        let has = |s: &str| granted.iter().any(|g| g == s);
-        if has(wanted) {
-            return true;
-        }
-        match wanted.split_once(':') {
-            Some((resource, access)) if matches!(access, "read" | "write") => has(access) || has(resource),
-            _ => false,
-        }
+    fn description(&self) -> &'static Description {
+        &DESCRIPTION
     }
 
     async fn check(&self, cx: &mut ProbeContext<'_>) -> Result<(), Failure> {

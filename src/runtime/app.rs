@@ -82,6 +82,11 @@ impl App {
         let _ = self.webhooks.set(stats);
     }
 
+    /// Probes with the providers of `registry` instead of the built-in presets (a test's own).
+    pub fn set_registry(&self, registry: crate::probe::Registry) {
+        self.engine.set_registry(registry);
+    }
+
     /// The URL set by [`App::set_external_url`], without a trailing slash.
     pub fn external_url(&self) -> Option<&str> {
         self.external_url.get().map(String::as_str)

@@ -28,7 +28,6 @@
 //! account is acknowledged (`unmatched`); otherwise the matching integrations are probed
 //! (`accepted`). All of these answer 200.
 
-pub mod config;
 mod github;
 mod hubspot;
 mod shopify;
@@ -37,7 +36,7 @@ mod slack;
 mod stripe;
 mod zendesk;
 
-pub use config::WebhookConfig;
+pub use crate::config::webhook::WebhookConfig;
 
 use crate::probe::{Failure, ProbeResult};
 use crate::reason::Reason;
@@ -822,6 +821,8 @@ mod tests {
 
     #[test]
     fn webhook_config_refuses_providers_without_verifiable_webhooks_and_missing_secrets() {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names, crate::config::webhook::WEBHOOK_PROVIDERS, "the config knows every verified provider");
         assert!(WebhookConfig::from_raw(Some("s"), None, Some("T1"), "slack").is_ok());
         let e = WebhookConfig::from_raw(Some("s"), None, None, "salesforce").unwrap_err();
         assert!(e.contains("salesforce") && e.contains("slack"), "{e}");

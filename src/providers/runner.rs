@@ -1,0 +1,185 @@
+//! The shared runner: the sequence most checks are made of, driven by a [`CheckSpec`] (data).
+//!
+//! [`run`] sends the main request, classifies a non-2xx answer by the spec's [`ErrorTable`]
+//! (provider error code first, then status, then the generic status classification), parses
+//! the JSON, checks its shape, and records identity, account id, scopes and expiry. A preset
+//! whose check is only that is a `static CheckSpec` and one line of check; one that needs more
+//! calls the runner for its main request and reads the returned body further.
+
+use super::common::{by_status, epoch, retry_after_epoch};
+use super::common::{code, fail, first_text, json_body, short, static_secret, text, unexpected};
+use super::http::split_scopes;
+use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use crate::reason::Reason;
+use http::Method;
+use serde_json::Value;
+
+/// One row of an error table: a provider error code (lower case; matched case-insensitively)
+/// and, optionally, words its message must mention for the row to apply.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorRow {
+    /// The provider's error code, lower case.
+    pub code: &'static str,
+    /// Words (lower case) the message must contain, if any.
+    pub mentions: Option<&'static str>,
+    /// The reason the code means.
+    pub reason: Reason,
+}
+
+/// A row that applies to `code` whatever the message says.
+pub const fn row(code: &'static str, reason: Reason) -> ErrorRow {
+    ErrorRow { code, mentions: None, reason }
+}
+
+/// A row that applies to `code` only when the message mentions `words`.
+pub const fn row_if(code: &'static str, words: &'static str, reason: Reason) -> ErrorRow {
+    ErrorRow { code, mentions: Some(words), reason }
+}
+
+/// What an HTTP status means when no error code matched, and optionally its own detail: a
+/// template where `{message}` stands for the provider's message.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusRow {
+    /// The HTTP status.
+    pub status: u16,
+    /// The reason it means.
+    pub reason: Reason,
+    /// The detail, when not the table's "LABEL CODE: MESSAGE".
+    pub detail: Option<&'static str>,
+}
+
+/// A status row with the table's detail.
+pub const fn status(status: u16, reason: Reason) -> StatusRow {
+    StatusRow { status, reason, detail: None }
+}
+
+/// A status row with its own detail (`{message}`: the provider's message).
+pub const fn status_says(status: u16, reason: Reason, detail: &'static str) -> StatusRow {
+    StatusRow { status, reason, detail: Some(detail) }
+}
+
+/// How a provider's non-2xx answers map to reasons.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorTable {
+    /// The provider's name in details ("Notion unauthorized: …").
+    pub label: &'static str,
+    /// JSON pointer of the error code ("" when the provider sends none).
+    pub code_at: &'static str,
+    /// JSON pointer of the error message.
+    pub message_at: &'static str,
+    /// Codes to reasons, first match wins.
+    pub codes: &'static [ErrorRow],
+    /// Statuses to reasons when no code matched; else the generic status classification.
+    pub statuses: &'static [StatusRow],
+    /// A header holding the epoch second the rate limit resets, read when a rate-limit answer
+    /// sent no `Retry-After`.
+    pub reset_header: Option<&'static str>,
+}
+
+impl ErrorTable {
+    /// The failure a non-2xx answer means. Detail: the status row's own, else "LABEL CODE:
+    /// MESSAGE" (the status when the body had no code).
+    pub fn classify(&self, resp: &ApiResponse) -> Failure {
+        let json = resp.json_opt().unwrap_or_default();
+        let code = code(&json, self.code_at);
+        let message = short(text(&json, self.message_at).unwrap_or(""));
+        let lower = message.to_ascii_lowercase();
+        let by_code = self
+            .codes
+            .iter()
+            .find(|r| !code.is_empty() && r.code == code && r.mentions.is_none_or(|w| lower.contains(w)))
+            .map(|r| (r.reason, None));
+        let by_table =
+            by_code.or_else(|| self.statuses.iter().find(|s| s.status == resp.status).map(|s| (s.reason, s.detail)));
+        match by_table {
+            None => by_status(resp),
+            Some((reason, Some(template))) => fail(reason, template.replace("{message}", &message)),
+            Some((reason, None)) => {
+                let code = if code.is_empty() { format!("HTTP {}", resp.status) } else { code };
+                fail(reason, format!("{} {code}: {message}", self.label))
+            }
+        }
+    }
+}
+
+/// Where a check reads the granted scopes.
+#[derive(Debug, Clone, Copy)]
+pub enum ScopeSource {
+    /// Nowhere: they cannot be known from the check.
+    None,
+    /// A response header and the separator of its list.
+    Header(&'static str, &'static str),
+}
+
+/// Where a check reads the configured credential's expiry (used only for a static secret: with
+/// an OAuth grant the exporter renews the access token itself).
+#[derive(Debug, Clone, Copy)]
+pub enum ExpirySource {
+    /// Nowhere.
+    None,
+    /// Epoch seconds at a JSON pointer of the body.
+    EpochAt(&'static str),
+}
+
+/// The main request of a check and how its answer is read.
+#[derive(Debug, Clone)]
+pub struct CheckSpec {
+    /// Method of the main request.
+    pub method: Method,
+    /// Path appended to the base URL.
+    pub path: &'static str,
+    /// Extra request headers.
+    pub headers: &'static [(&'static str, &'static str)],
+    /// How non-2xx answers are classified.
+    pub errors: ErrorTable,
+    /// Whether a 2xx body has the documented shape.
+    pub shape: fn(&Value) -> bool,
+    /// What `unexpected_response` says when it does not.
+    pub shape_error: &'static str,
+    /// JSON pointers of the identity, first non-empty wins.
+    pub identity: &'static [&'static str],
+    /// JSON pointers of the provider's account id, first non-empty wins.
+    pub account_id: &'static [&'static str],
+    /// Where granted scopes are read.
+    pub scopes: ScopeSource,
+    /// Where the credential's expiry is read.
+    pub expiry: ExpirySource,
+}
+
+/// Runs the main request of `spec` and reads its answer into `cx.findings`; returns the body
+/// for a check that reads more of it.
+pub async fn run(cx: &mut ProbeContext<'_>, spec: &CheckSpec) -> Result<Value, Failure> {
+    let mut req = ApiRequest::new(spec.method.clone(), cx.url(spec.path)).main();
+    for (name, value) in spec.headers {
+        req = req.header(name, value);
+    }
+    let resp = cx.send(req).await?;
+    if !resp.is_success() {
+        let failure = spec.errors.classify(&resp);
+        if let (Reason::RateLimited, None, Some(h)) =
+            (failure.reason, cx.findings.retry_after, spec.errors.reset_header)
+        {
+            retry_after_epoch(cx, &resp, h);
+        }
+        return Err(failure);
+    }
+    let body = json_body(cx, &resp)?;
+    if !(spec.shape)(&body) {
+        return Err(unexpected(cx, &resp, spec.shape_error));
+    }
+    cx.findings.identity = first_text(&body, spec.identity);
+    if !spec.account_id.is_empty() {
+        cx.findings.account_id = first_text(&body, spec.account_id);
+    }
+    if let ScopeSource::Header(name, sep) = spec.scopes {
+        if let Some(list) = resp.header(name) {
+            cx.findings.granted_scopes = Some(split_scopes(list, sep));
+        }
+    }
+    if let ExpirySource::EpochAt(pointer) = spec.expiry {
+        if static_secret(&cx.integration().auth) {
+            cx.findings.expiry = body.pointer(pointer).and_then(epoch);
+        }
+    }
+    Ok(body)
+}
