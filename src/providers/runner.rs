@@ -24,16 +24,31 @@ pub struct ErrorRow {
     pub mentions: Option<&'static str>,
     /// The reason the code means.
     pub reason: Reason,
+    /// The detail, when not the table's "LABEL CODE: MESSAGE" (see [`ErrorTable::classify`]).
+    pub detail: Option<&'static str>,
+    /// Whether the row is looked at only after the status rows (a code that counts only when
+    /// the status did not already say what the answer means).
+    pub late: bool,
 }
 
 /// A row that applies to `code` whatever the message says.
 pub const fn row(code: &'static str, reason: Reason) -> ErrorRow {
-    ErrorRow { code, mentions: None, reason }
+    ErrorRow { code, mentions: None, reason, detail: None, late: false }
 }
 
 /// A row that applies to `code` only when the message mentions `words`.
 pub const fn row_if(code: &'static str, words: &'static str, reason: Reason) -> ErrorRow {
-    ErrorRow { code, mentions: Some(words), reason }
+    ErrorRow { code, mentions: Some(words), reason, detail: None, late: false }
+}
+
+/// A row for `code` with its own detail (`{message}`, `{code}`: the provider's).
+pub const fn row_says(code: &'static str, reason: Reason, detail: &'static str) -> ErrorRow {
+    ErrorRow { code, mentions: None, reason, detail: Some(detail), late: false }
+}
+
+/// A row for `code` looked at after the status rows, with its own detail.
+pub const fn late_says(code: &'static str, reason: Reason, detail: &'static str) -> ErrorRow {
+    ErrorRow { code, mentions: None, reason, detail: Some(detail), late: true }
 }
 
 /// What an HTTP status means when no error code matched, and optionally its own detail: a
@@ -42,6 +57,10 @@ pub const fn row_if(code: &'static str, words: &'static str, reason: Reason) -> 
 pub struct StatusRow {
     /// The HTTP status.
     pub status: u16,
+    /// Words (lower case) the message must contain, if any.
+    pub mentions: Option<&'static str>,
+    /// A prefix of a name the message must quote (`'rak_balance_read'`), shown as `{quoted}`.
+    pub quotes: Option<&'static str>,
     /// The reason it means.
     pub reason: Reason,
     /// The detail, when not the table's "LABEL CODE: MESSAGE".
@@ -50,12 +69,23 @@ pub struct StatusRow {
 
 /// A status row with the table's detail.
 pub const fn status(status: u16, reason: Reason) -> StatusRow {
-    StatusRow { status, reason, detail: None }
+    StatusRow { status, mentions: None, quotes: None, reason, detail: None }
 }
 
 /// A status row with its own detail (`{message}`: the provider's message).
 pub const fn status_says(status: u16, reason: Reason, detail: &'static str) -> StatusRow {
-    StatusRow { status, reason, detail: Some(detail) }
+    StatusRow { status, mentions: None, quotes: None, reason, detail: Some(detail) }
+}
+
+/// A status row that applies only when the message mentions `words`, with its own detail.
+pub const fn status_if_says(status: u16, words: &'static str, reason: Reason, detail: &'static str) -> StatusRow {
+    StatusRow { status, mentions: Some(words), quotes: None, reason, detail: Some(detail) }
+}
+
+/// A status row that applies only when the message quotes a name starting with `prefix`
+/// (`{quoted}` in the detail).
+pub const fn status_quoting(status: u16, prefix: &'static str, reason: Reason, detail: &'static str) -> StatusRow {
+    StatusRow { status, mentions: None, quotes: Some(prefix), reason, detail: Some(detail) }
 }
 
 /// How a provider's non-2xx answers map to reasons.
@@ -77,29 +107,65 @@ pub struct ErrorTable {
 }
 
 impl ErrorTable {
-    /// The failure a non-2xx answer means. Detail: the status row's own, else "LABEL CODE:
-    /// MESSAGE" (the status when the body had no code).
+    /// The failure a non-2xx answer means. Detail: the matching row's own (`{message}` and
+    /// `{code}` filled in), else "LABEL CODE: MESSAGE" (the status when the body had no code);
+    /// no matching row: the generic status classification.
     pub fn classify(&self, resp: &ApiResponse) -> Failure {
+        self.lookup(resp).unwrap_or_else(|| by_status(resp))
+    }
+
+    /// The failure of the first matching row (codes, statuses, then late codes); `None` when
+    /// none matches.
+    pub fn lookup(&self, resp: &ApiResponse) -> Option<Failure> {
         let json = resp.json_opt().unwrap_or_default();
         let code = code(&json, self.code_at);
-        let message = short(text(&json, self.message_at).unwrap_or(""));
+        let full = text(&json, self.message_at).unwrap_or("");
+        let message = short(full);
         let lower = message.to_ascii_lowercase();
-        let by_code = self
-            .codes
-            .iter()
-            .find(|r| !code.is_empty() && r.code == code && r.mentions.is_none_or(|w| lower.contains(w)))
-            .map(|r| (r.reason, None));
-        let by_table =
-            by_code.or_else(|| self.statuses.iter().find(|s| s.status == resp.status).map(|s| (s.reason, s.detail)));
-        match by_table {
-            None => by_status(resp),
-            Some((reason, Some(template))) => fail(reason, template.replace("{message}", &message)),
-            Some((reason, None)) => {
+        let says = |words: Option<&str>| words.is_none_or(|w| lower.contains(w));
+        let by_code = |late: bool| {
+            self.codes
+                .iter()
+                .find(|r| r.late == late && !code.is_empty() && r.code == code && says(r.mentions))
+                .map(|r| (r.reason, r.detail, ""))
+        };
+        let by_status = || {
+            self.statuses.iter().find_map(|s| {
+                let quoted = match s.quotes {
+                    None => "",
+                    Some(prefix) => full.split(['\'', '"', '`']).find(|p| p.starts_with(prefix))?,
+                };
+                (s.status == resp.status && says(s.mentions)).then_some((s.reason, s.detail, quoted))
+            })
+        };
+        let (reason, detail, quoted) = by_code(false).or_else(by_status).or_else(|| by_code(true))?;
+        Some(match detail {
+            Some(template) => {
+                fail(reason, fill(template, &[("{message}", &message), ("{code}", &code), ("{quoted}", quoted)]))
+            }
+            None => {
                 let code = if code.is_empty() { format!("HTTP {}", resp.status) } else { code };
                 fail(reason, format!("{} {code}: {message}", self.label))
             }
-        }
+        })
     }
+}
+
+/// `template` with its `{name}` placeholders filled in, in one pass (a provider's text that
+/// itself says `{code}` stays as it is).
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(at) = rest.find('{') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let (value, len) =
+            values.iter().find(|(name, _)| rest.starts_with(name)).map_or(("{", 1), |(n, v)| (*v, n.len()));
+        out.push_str(value);
+        rest = &rest[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Where a check reads the granted scopes.
@@ -149,25 +215,39 @@ pub struct CheckSpec {
 /// Runs the main request of `spec` and reads its answer into `cx.findings`; returns the body
 /// for a check that reads more of it.
 pub async fn run(cx: &mut ProbeContext<'_>, spec: &CheckSpec) -> Result<Value, Failure> {
-    let mut req = ApiRequest::new(spec.method.clone(), cx.url(spec.path)).main();
+    let resp = send(cx, spec, spec.path).await?;
+    read(cx, spec, &resp)
+}
+
+/// Sends the main request of `spec` to `path` (the spec's own, or one built from config), for
+/// a check that looks at the answer before [`read`] does (a fallback call on some status).
+pub async fn send(cx: &mut ProbeContext<'_>, spec: &CheckSpec, path: &str) -> Result<ApiResponse, Failure> {
+    let mut req = ApiRequest::new(spec.method.clone(), cx.url(path)).main();
     for (name, value) in spec.headers {
         req = req.header(name, value);
     }
-    let resp = cx.send(req).await?;
+    cx.send(req).await
+}
+
+/// Reads an answer to the request of `spec`: classifies a non-2xx one, checks the body's shape
+/// and records what the spec says to read into `cx.findings`.
+pub fn read(cx: &mut ProbeContext<'_>, spec: &CheckSpec, resp: &ApiResponse) -> Result<Value, Failure> {
     if !resp.is_success() {
-        let failure = spec.errors.classify(&resp);
+        let failure = spec.errors.classify(resp);
         if let (Reason::RateLimited, None, Some(h)) =
             (failure.reason, cx.findings.retry_after, spec.errors.reset_header)
         {
-            retry_after_epoch(cx, &resp, h);
+            retry_after_epoch(cx, resp, h);
         }
         return Err(failure);
     }
-    let body = json_body(cx, &resp)?;
+    let body = json_body(cx, resp)?;
     if !(spec.shape)(&body) {
-        return Err(unexpected(cx, &resp, spec.shape_error));
+        return Err(unexpected(cx, resp, spec.shape_error));
     }
-    cx.findings.identity = first_text(&body, spec.identity);
+    if !spec.identity.is_empty() {
+        cx.findings.identity = first_text(&body, spec.identity);
+    }
     if !spec.account_id.is_empty() {
         cx.findings.account_id = first_text(&body, spec.account_id);
     }

@@ -46,13 +46,17 @@
 //! Cannot be known: a restricted key's permissions (no API lists them), an API key's expiry
 //! (set in the Dashboard, never sent), and quota headroom (Stripe sends no rate-limit headers).
 
-use super::common::{by_status, code, fail, first_text, json_body, short, text, unexpected};
+use super::common::{fail, json_body, text, unexpected};
+use super::runner::{self, late_says, row_says, status_quoting, status_says, CheckSpec, ErrorTable};
+use super::runner::{ExpirySource, ScopeSource};
 use super::{BaseUrl, Description, Provider, ProviderRules, Refusal, RefusedKey, ScopesKnown};
 use crate::config::AuthType;
 use crate::config::IntegrationConfig;
-use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
+use crate::probe::{Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
+use http::Method;
+use serde_json::Value;
 
 /// The Stripe preset.
 #[derive(Debug)]
@@ -89,6 +93,64 @@ fn validate(integration: &IntegrationConfig) -> Result<Vec<String>, Refusal> {
     }
 }
 
+/// Stripe's answers: codes first, then the status, then codes that only count when the status
+/// did not already say (a 429 `lock_timeout` is the 429's).
+const ERRORS: ErrorTable = ErrorTable {
+    label: "Stripe",
+    code_at: "/error/code",
+    message_at: "/error/message",
+    codes: &[
+        row_says("api_key_expired", Reason::TokenExpired, "Stripe says the API key expired ({code}): roll a new key"),
+        row_says(
+            "platform_api_key_expired",
+            Reason::TokenExpired,
+            "Stripe says the API key expired ({code}): roll a new key",
+        ),
+        row_says(
+            "secret_key_required",
+            Reason::Unauthorized,
+            "a publishable key was configured: Stripe needs a secret or restricted key",
+        ),
+        late_says("rate_limit", Reason::RateLimited, "Stripe rate limited the request (rate_limit)"),
+        late_says(
+            "lock_timeout",
+            Reason::RateLimited,
+            "Stripe could not lock the object in time (lock_timeout): retry later",
+        ),
+    ],
+    statuses: &[
+        status_says(401, Reason::Unauthorized, "Stripe rejected the API key: {message}"),
+        status_quoting(403, "rak_", Reason::ScopeMissing, "the restricted key lacks the {quoted} permission"),
+        status_says(403, Reason::Forbidden, "Stripe denied the request: {message}"),
+        status_says(429, Reason::RateLimited, "Stripe rate limited the request (rate_limit)"),
+    ],
+    reset_header: None,
+};
+
+/// `GET /v1/account`: `account` requires `id` and `object`.
+const ACCOUNT: CheckSpec = CheckSpec {
+    method: Method::GET,
+    path: "/v1/account",
+    headers: &[],
+    errors: ERRORS,
+    shape: |b: &Value| text(b, "/object") == Some("account") && text(b, "/id").is_some(),
+    shape_error: "GET /v1/account did not answer an account object",
+    identity: &["/settings/dashboard/display_name", "/business_profile/name", "/email", "/id"],
+    account_id: &["/id"],
+    scopes: ScopeSource::None,
+    expiry: ExpirySource::None,
+};
+
+/// `GET /v1/balance`, the fallback of a restricted key without the account permission.
+static BALANCE: CheckSpec = CheckSpec {
+    path: "/v1/balance",
+    shape: |b: &Value| text(b, "/object") == Some("balance"),
+    shape_error: "GET /v1/balance did not answer a balance object",
+    identity: &[],
+    account_id: &[],
+    ..ACCOUNT
+};
+
 #[async_trait]
 impl Provider for Stripe {
     fn description(&self) -> &'static Description {
@@ -99,32 +161,19 @@ impl Provider for Stripe {
         if let Some(resource) = cx.integration().options.resource.clone() {
             return check_resource(cx, &resource).await;
         }
-        let resp = cx.send(ApiRequest::get(cx.url("/v1/account")).main()).await?;
-        if resp.is_success() {
-            let body = json_body(cx, &resp)?;
-            if text(&body, "/object") != Some("account") || text(&body, "/id").is_none() {
-                return Err(unexpected(cx, &resp, "GET /v1/account did not answer an account object"));
-            }
-            cx.findings.identity =
-                first_text(&body, &["/settings/dashboard/display_name", "/business_profile/name", "/email", "/id"]);
-            cx.findings.account_id = first_text(&body, &["/id"]);
-            if let Some(why) = rejected(&body) {
-                return Err(fail(Reason::AccountSuspended, format!("Stripe rejected this account ({why})")));
-            }
-            return Ok(());
+        let resp = runner::send(cx, &ACCOUNT, ACCOUNT.path).await?;
+        if resp.status != 403 {
+            let body = runner::read(cx, &ACCOUNT, &resp)?;
+            return match rejected(&body) {
+                Some(why) => Err(fail(Reason::AccountSuspended, format!("Stripe rejected this account ({why})"))),
+                None => Ok(()),
+            };
         }
-        if resp.status == 403 {
-            // A restricted key without the account permission may still read the balance.
-            let bal = cx.send(ApiRequest::get(cx.url("/v1/balance")).main()).await?;
-            if bal.is_success() {
-                let body = json_body(cx, &bal)?;
-                if text(&body, "/object") != Some("balance") {
-                    return Err(unexpected(cx, &bal, "GET /v1/balance did not answer a balance object"));
-                }
-                return Ok(());
-            }
-            let failure = classify(&bal);
-            if bal.status == 403 && matches!(failure.reason, Reason::ScopeMissing | Reason::Forbidden) {
+        // A restricted key without the account permission may still read the balance.
+        let bal = runner::send(cx, &BALANCE, BALANCE.path).await?;
+        if bal.status == 403 {
+            let failure = ERRORS.classify(&bal);
+            if matches!(failure.reason, Reason::ScopeMissing | Reason::Forbidden) {
                 // The key authenticated; it just may not read these two, which the syncs may
                 // never need.
                 return Err(fail(
@@ -136,9 +185,8 @@ impl Provider for Stripe {
                     ),
                 ));
             }
-            return Err(failure);
         }
-        Err(classify(&resp))
+        runner::read(cx, &BALANCE, &bal).map(drop)
     }
 }
 
@@ -160,9 +208,9 @@ const RESOURCES: &[&str] = &[
 
 /// Checks the configured resource: one list request of one item.
 async fn check_resource(cx: &mut ProbeContext<'_>, resource: &str) -> Result<(), Failure> {
-    let resp = cx.send(ApiRequest::get(cx.url(&format!("/v1/{resource}?limit=1"))).main()).await?;
+    let resp = runner::send(cx, &ACCOUNT, &format!("/v1/{resource}?limit=1")).await?;
     if !resp.is_success() {
-        return Err(classify(&resp));
+        return Err(ERRORS.classify(&resp));
     }
     let body = json_body(cx, &resp)?;
     if text(&body, "/object") != Some("list") {
@@ -171,37 +219,9 @@ async fn check_resource(cx: &mut ProbeContext<'_>, resource: &str) -> Result<(),
     Ok(())
 }
 
-fn classify(resp: &ApiResponse) -> Failure {
-    let json = resp.json_opt().unwrap_or_default();
-    let code = code(&json, "/error/code");
-    let message = text(&json, "/error/message").unwrap_or("");
-    match (resp.status, code.as_str()) {
-        (_, "api_key_expired" | "platform_api_key_expired") => {
-            fail(Reason::TokenExpired, format!("Stripe says the API key expired ({code}): roll a new key"))
-        }
-        (_, "secret_key_required") => {
-            fail(Reason::Unauthorized, "a publishable key was configured: Stripe needs a secret or restricted key")
-        }
-        (401, _) => fail(Reason::Unauthorized, format!("Stripe rejected the API key: {}", short(message))),
-        (403, _) => {
-            let permission = message.split(['\'', '"', '`']).find(|p| p.starts_with("rak_")).unwrap_or("");
-            if permission.is_empty() {
-                fail(Reason::Forbidden, format!("Stripe denied the request: {}", short(message)))
-            } else {
-                fail(Reason::ScopeMissing, format!("the restricted key lacks the {permission} permission"))
-            }
-        }
-        (429, _) | (_, "rate_limit") => fail(Reason::RateLimited, "Stripe rate limited the request (rate_limit)"),
-        (_, "lock_timeout") => {
-            fail(Reason::RateLimited, "Stripe could not lock the object in time (lock_timeout): retry later")
-        }
-        _ => by_status(resp),
-    }
-}
-
 /// `requirements.disabled_reason` of an account Stripe has rejected (`rejected.fraud`,
 /// `rejected.terms_of_service`, …): the account is closed to charges and payouts for good.
-fn rejected(account: &serde_json::Value) -> Option<String> {
+fn rejected(account: &Value) -> Option<String> {
     text(account, "/requirements/disabled_reason")
         .filter(|r| r.to_ascii_lowercase().starts_with("rejected."))
         .map(String::from)
