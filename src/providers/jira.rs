@@ -28,14 +28,16 @@
 //! user) and API-token expiry (set in the Atlassian account, not readable through the API).
 
 use super::common::NO_SCOPES_USER_TOKEN;
-use super::common::{by_status, fail, first_text, json_body, short, string_array, text, unexpected};
+use super::common::{fail, first_text, json_body, string_array, text, unexpected};
 use super::http::parse_rfc3339;
+use super::runner::{self, status_if_says, status_says, CheckSpec, ErrorTable, ExpirySource, ScopeSource};
 use super::{BaseUrl, Description, Provider, ProviderRules, Refusal, RefusedKey, ScopesKnown};
 use crate::config::AuthType;
 use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext};
 use crate::reason::Reason;
 use async_trait::async_trait;
+use http::Method;
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 
@@ -154,44 +156,59 @@ fn site_list(sites: &[Value]) -> String {
     }
 }
 
+/// `GET …/rest/api/3/myself` (the site's path for OAuth tokens): the user behind the token.
+static MYSELF: CheckSpec = CheckSpec {
+    method: Method::GET,
+    path: "/rest/api/3/myself",
+    headers: &[("accept", "application/json")],
+    errors: ERRORS,
+    shape: |b: &Value| b.get("accountId").is_some(),
+    shape_error: "myself answered without accountId",
+    identity: &["/displayName", "/accountId"],
+    account_id: &[],
+    scopes: ScopeSource::None,
+    expiry: ExpirySource::None,
+};
+
 async fn myself(cx: &mut ProbeContext<'_>, path: String) -> Result<(), Failure> {
-    let resp = cx.send(ApiRequest::get(cx.url(&path)).main().header("accept", "application/json")).await?;
+    let resp = runner::send(cx, &MYSELF, &path).await?;
     if !resp.is_success() {
         return Err(classify(cx, &resp));
     }
-    let body = json_body(cx, &resp)?;
-    if body.get("accountId").is_none() {
-        return Err(unexpected(cx, &resp, "myself answered without accountId"));
-    }
-    cx.findings.identity = first_text(&body, &["/displayName", "/accountId"]);
-    Ok(())
+    runner::read(cx, &MYSELF, &resp).map(drop)
 }
 
+/// Atlassian's errors carry no code: `message` or `errorMessages[0]`, told apart by status.
+static ERRORS: ErrorTable = ErrorTable {
+    label: "Atlassian",
+    code_at: "",
+    message_at: "/message|/errorMessages/0",
+    codes: &[],
+    statuses: &[
+        status_if_says(
+            401,
+            "scope does not match",
+            Reason::ScopeMissing,
+            "Atlassian: the token's scopes do not match this API (401 scope does not match)",
+        ),
+        status_says(401, Reason::Unauthorized, "Atlassian answered 401: {message}"),
+        status_says(403, Reason::Forbidden, "Jira denied the request: {message}"),
+    ],
+    reset_header: None,
+};
+
+/// The table, and a 429's wait from the ISO-8601 `X-RateLimit-Reset`.
 fn classify(cx: &mut ProbeContext<'_>, resp: &ApiResponse) -> Failure {
-    let json = resp.json_opt().unwrap_or_default();
-    let message = text(&json, "/message")
-        .map(String::from)
-        .or_else(|| json.pointer("/errorMessages/0").and_then(Value::as_str).map(String::from))
-        .unwrap_or_default();
-    match resp.status {
-        401 if message.to_ascii_lowercase().contains("scope does not match") => {
-            fail(Reason::ScopeMissing, "Atlassian: the token's scopes do not match this API (401 scope does not match)")
-        }
-        401 => fail(Reason::Unauthorized, format!("Atlassian answered 401: {}", short(&message))),
-        403 => fail(Reason::Forbidden, format!("Jira denied the request: {}", short(&message))),
-        429 => {
-            if cx.findings.retry_after.is_none() {
-                if let Some(at) = resp.header("x-ratelimit-reset").and_then(parse_reset) {
-                    cx.findings.retry_after = Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
-                }
-            }
-            fail(
-                Reason::RateLimited,
-                format!("Jira rate limited the request ({})", resp.header("ratelimit-reason").unwrap_or("429")),
-            )
-        }
-        _ => by_status(resp),
+    if resp.status != 429 {
+        return ERRORS.classify(resp);
     }
+    if cx.findings.retry_after.is_none() {
+        if let Some(at) = resp.header("x-ratelimit-reset").and_then(parse_reset) {
+            cx.findings.retry_after = Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO));
+        }
+    }
+    let why = resp.header("ratelimit-reason").unwrap_or("429");
+    fail(Reason::RateLimited, format!("Jira rate limited the request ({why})"))
 }
 
 /// `X-RateLimit-Reset`: an ISO-8601 timestamp — RFC 3339, or shortened to minutes

@@ -57,7 +57,7 @@ pub const fn late_says(code: &'static str, reason: Reason, detail: &'static str)
 pub struct StatusRow {
     /// The HTTP status.
     pub status: u16,
-    /// Words (lower case) the message must contain, if any.
+    /// Words (lower case) the whole message must contain, if any.
     pub mentions: Option<&'static str>,
     /// A prefix of a name the message must quote (`'rak_balance_read'`), shown as `{quoted}`.
     pub quotes: Option<&'static str>,
@@ -95,7 +95,7 @@ pub struct ErrorTable {
     pub label: &'static str,
     /// JSON pointer of the error code ("" when the provider sends none).
     pub code_at: &'static str,
-    /// JSON pointer of the error message.
+    /// JSON pointer of the error message; alternatives separated by `|`, first string wins.
     pub message_at: &'static str,
     /// Codes to reasons, first match wins.
     pub codes: &'static [ErrorRow],
@@ -119,7 +119,7 @@ impl ErrorTable {
     pub fn lookup(&self, resp: &ApiResponse) -> Option<Failure> {
         let json = resp.json_opt().unwrap_or_default();
         let code = code(&json, self.code_at);
-        let full = text(&json, self.message_at).unwrap_or("");
+        let full = self.message_at.split('|').find_map(|at| text(&json, at)).unwrap_or("");
         let message = short(full);
         let lower = message.to_ascii_lowercase();
         let says = |words: Option<&str>| words.is_none_or(|w| lower.contains(w));
@@ -129,13 +129,16 @@ impl ErrorTable {
                 .find(|r| r.late == late && !code.is_empty() && r.code == code && says(r.mentions))
                 .map(|r| (r.reason, r.detail, ""))
         };
+        // Status rows look for their words in the whole message.
+        let whole = full.to_ascii_lowercase();
         let by_status = || {
             self.statuses.iter().find_map(|s| {
                 let quoted = match s.quotes {
                     None => "",
                     Some(prefix) => full.split(['\'', '"', '`']).find(|p| p.starts_with(prefix))?,
                 };
-                (s.status == resp.status && says(s.mentions)).then_some((s.reason, s.detail, quoted))
+                (s.status == resp.status && s.mentions.is_none_or(|w| whole.contains(w)))
+                    .then_some((s.reason, s.detail, quoted))
             })
         };
         let (reason, detail, quoted) = by_code(false).or_else(by_status).or_else(|| by_code(true))?;
