@@ -41,6 +41,11 @@ pub const fn row_if(code: &'static str, words: &'static str, reason: Reason) -> 
     ErrorRow { code, mentions: Some(words), reason, detail: None, late: false }
 }
 
+/// A row for `code` when the message mentions `words`, with its own detail.
+pub const fn row_if_says(code: &'static str, words: &'static str, reason: Reason, detail: &'static str) -> ErrorRow {
+    ErrorRow { code, mentions: Some(words), reason, detail: Some(detail), late: false }
+}
+
 /// A row for `code` with its own detail (`{message}`, `{code}`: the provider's).
 pub const fn row_says(code: &'static str, reason: Reason, detail: &'static str) -> ErrorRow {
     ErrorRow { code, mentions: None, reason, detail: Some(detail), late: false }
@@ -57,7 +62,7 @@ pub const fn late_says(code: &'static str, reason: Reason, detail: &'static str)
 pub struct StatusRow {
     /// The HTTP status.
     pub status: u16,
-    /// Words (lower case) the whole message must contain, if any.
+    /// Words (lower case) the message must contain, if any.
     pub mentions: Option<&'static str>,
     /// A prefix of a name the message must quote (`'rak_balance_read'`), shown as `{quoted}`.
     pub quotes: Option<&'static str>,
@@ -93,7 +98,8 @@ pub const fn status_quoting(status: u16, prefix: &'static str, reason: Reason, d
 pub struct ErrorTable {
     /// The provider's name in details ("Notion unauthorized: …").
     pub label: &'static str,
-    /// JSON pointer of the error code ("" when the provider sends none).
+    /// JSON pointer of the error code ("" when the provider sends none); alternatives
+    /// separated by `|`, first string wins.
     pub code_at: &'static str,
     /// JSON pointer of the error message; alternatives separated by `|`, first string wins.
     pub message_at: &'static str,
@@ -118,27 +124,25 @@ impl ErrorTable {
     /// none matches.
     pub fn lookup(&self, resp: &ApiResponse) -> Option<Failure> {
         let json = resp.json_opt().unwrap_or_default();
-        let code = code(&json, self.code_at);
+        let code = self.code_at.split('|').map(|at| code(&json, at)).find(|c| !c.is_empty()).unwrap_or_default();
         let full = self.message_at.split('|').find_map(|at| text(&json, at)).unwrap_or("");
         let message = short(full);
-        let lower = message.to_ascii_lowercase();
-        let says = |words: Option<&str>| words.is_none_or(|w| lower.contains(w));
+        // Rows look for their words in the whole message, not the part a detail shows.
+        let whole = full.to_ascii_lowercase();
+        let says = |words: Option<&str>| words.is_none_or(|w| whole.contains(w));
         let by_code = |late: bool| {
             self.codes
                 .iter()
                 .find(|r| r.late == late && !code.is_empty() && r.code == code && says(r.mentions))
                 .map(|r| (r.reason, r.detail, ""))
         };
-        // Status rows look for their words in the whole message.
-        let whole = full.to_ascii_lowercase();
         let by_status = || {
             self.statuses.iter().find_map(|s| {
                 let quoted = match s.quotes {
                     None => "",
                     Some(prefix) => full.split(['\'', '"', '`']).find(|p| p.starts_with(prefix))?,
                 };
-                (s.status == resp.status && s.mentions.is_none_or(|w| whole.contains(w)))
-                    .then_some((s.reason, s.detail, quoted))
+                (s.status == resp.status && says(s.mentions)).then_some((s.reason, s.detail, quoted))
             })
         };
         let (reason, detail, quoted) = by_code(false).or_else(by_status).or_else(|| by_code(true))?;

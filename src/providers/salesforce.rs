@@ -54,13 +54,13 @@
 //! `expires_in`, and userinfo is not called without a known identity scope.
 
 use super::common::{by_status, fail, first_text, implied, json_body, mentions, short, unexpected, used_of_max};
+use super::runner::{row_if_says, row_says, ErrorTable};
 use super::{BaseUrl, Description, Provider, ProviderRules, Refusal, RefusedKey, ScopeModel, ScopesKnown};
 use crate::config::AuthType;
 use crate::config::{Auth, IntegrationConfig};
 use crate::probe::{ApiRequest, ApiResponse, Failure, ProbeContext, RateLimit};
 use crate::reason::Reason;
 use async_trait::async_trait;
-use serde_json::Value;
 
 /// The Salesforce preset.
 #[derive(Debug)]
@@ -202,36 +202,56 @@ fn read_limit_header(cx: &mut ProbeContext<'_>, resp: &ApiResponse) {
     }
 }
 
-fn classify(resp: &ApiResponse) -> Failure {
-    let json = resp.json_opt().unwrap_or(Value::Null);
-    let first = json.get(0).or(Some(&json)).cloned().unwrap_or(Value::Null);
-    let code = first.get("errorCode").and_then(Value::as_str).unwrap_or("").trim().to_ascii_uppercase();
-    let message = first.get("message").and_then(Value::as_str).unwrap_or("");
-    let raw = String::from_utf8_lossy(&resp.body);
-    match code.as_str() {
-        "INVALID_SESSION_ID" if mentions(message, "not valid for use with the rest api") => {
-            fail(Reason::ScopeMissing, "the session is not valid for the REST API: the token lacks the api scope")
-        }
-        "INVALID_SESSION_ID" | "INVALID_AUTH_HEADER" => {
-            fail(Reason::Unauthorized, format!("Salesforce: {} ({code}: expired or revoked)", short(message)))
-        }
-        "INVALID_OPERATION_WITH_EXPIRED_PASSWORD" => fail(
+/// Salesforce's `[{errorCode, message}]` (or one such object); codes match case-insensitively.
+static ERRORS: ErrorTable = ErrorTable {
+    label: "Salesforce",
+    code_at: "/0/errorCode|/errorCode",
+    message_at: "/0/message|/message",
+    codes: &[
+        row_if_says(
+            "invalid_session_id",
+            "not valid for use with the rest api",
+            Reason::ScopeMissing,
+            "the session is not valid for the REST API: the token lacks the api scope",
+        ),
+        row_says(
+            "invalid_session_id",
+            Reason::Unauthorized,
+            "Salesforce: {message} (INVALID_SESSION_ID: expired or revoked)",
+        ),
+        row_says(
+            "invalid_auth_header",
+            Reason::Unauthorized,
+            "Salesforce: {message} (INVALID_AUTH_HEADER: expired or revoked)",
+        ),
+        row_says(
+            "invalid_operation_with_expired_password",
             Reason::TokenExpired,
-            format!("Salesforce: the integration user's password expired ({})", short(message)),
+            "Salesforce: the integration user's password expired ({message})",
         ),
-        "REQUEST_LIMIT_EXCEEDED" => fail(Reason::RateLimited, format!("Salesforce: {}", short(message))),
-        "API_DISABLED_FOR_ORG" => fail(
+        row_says("request_limit_exceeded", Reason::RateLimited, "Salesforce: {message}"),
+        row_says(
+            "api_disabled_for_org",
             Reason::AccountSuspended,
-            format!("Salesforce: API access is disabled for this org or profile ({})", short(message)),
+            "Salesforce: API access is disabled for this org or profile ({message})",
         ),
-        "INSUFFICIENT_ACCESS" | "INSUFFICIENT_ACCESS_OR_READONLY" => {
-            fail(Reason::Forbidden, format!("Salesforce: {}", short(message)))
-        }
-        "SERVER_UNAVAILABLE" => fail(Reason::ProviderUnavailable, format!("Salesforce: {}", short(message))),
-        // userinfo answers plain text (`Bad_OAuth_Token`, `Missing_OAuth_Token`) rather than JSON.
-        _ if mentions(&raw, "bad_oauth_token") || mentions(&raw, "missing_oauth_token") => {
+        row_says("insufficient_access", Reason::Forbidden, "Salesforce: {message}"),
+        row_says("insufficient_access_or_readonly", Reason::Forbidden, "Salesforce: {message}"),
+        row_says("server_unavailable", Reason::ProviderUnavailable, "Salesforce: {message}"),
+    ],
+    statuses: &[],
+    reset_header: None,
+};
+
+/// The table; then userinfo's plain-text answers (`Bad_OAuth_Token`, `Missing_OAuth_Token`)
+/// rather than JSON; then the status.
+fn classify(resp: &ApiResponse) -> Failure {
+    ERRORS.lookup(resp).unwrap_or_else(|| {
+        let raw = String::from_utf8_lossy(&resp.body);
+        if mentions(&raw, "bad_oauth_token") || mentions(&raw, "missing_oauth_token") {
             fail(Reason::Unauthorized, format!("Salesforce: {}", short(&raw)))
+        } else {
+            by_status(resp)
         }
-        _ => by_status(resp),
-    }
+    })
 }
