@@ -270,3 +270,75 @@ pub fn read(cx: &mut ProbeContext<'_>, spec: &CheckSpec, resp: &ApiResponse) -> 
     }
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static TABLE: ErrorTable = ErrorTable {
+        label: "Acme",
+        code_at: "/0/code|/code",
+        message_at: "/0/message|/message",
+        codes: &[
+            row_says("expired", Reason::TokenExpired, "expired ({code}): {message}"),
+            row_if_says("denied", "needs scope", Reason::ScopeMissing, "scope: {message}"),
+            late_says("busy", Reason::RateLimited, "busy, retry"),
+        ],
+        statuses: &[
+            status_quoting(403, "perm_", Reason::ScopeMissing, "lacks {quoted}"),
+            status_says(403, Reason::Forbidden, "denied: {message}"),
+            status_says(429, Reason::RateLimited, "slow down"),
+        ],
+        reset_header: None,
+    };
+
+    fn answer(status: u16, body: &str) -> ApiResponse {
+        ApiResponse {
+            status,
+            headers: Default::default(),
+            body: bytes::Bytes::from(body.to_string()),
+            truncated: false,
+            latency: std::time::Duration::ZERO,
+        }
+    }
+
+    fn says(status: u16, body: &str) -> (Reason, String) {
+        let f = TABLE.classify(&answer(status, body));
+        (f.reason, f.detail)
+    }
+
+    #[test]
+    fn codes_then_statuses_then_late_codes() {
+        let expired = says(403, r#"{"code":"EXPIRED","message":"old"}"#);
+        assert_eq!(expired, (Reason::TokenExpired, "expired (expired): old".to_string()));
+        // A late code does not override the status row...
+        assert_eq!(says(429, r#"{"code":"busy"}"#), (Reason::RateLimited, "slow down".to_string()));
+        assert_eq!(says(403, r#"{"code":"busy","message":"no"}"#).1, "denied: no");
+        // ...but counts where no status row applies.
+        assert_eq!(says(400, r#"{"code":"busy"}"#), (Reason::RateLimited, "busy, retry".to_string()));
+        // Nothing matches: the generic status classification.
+        let other = answer(400, r#"{"code":"other"}"#);
+        assert_eq!(TABLE.classify(&other).reason, by_status(&other).reason);
+        assert!(TABLE.lookup(&answer(400, r#"{"code":"other"}"#)).is_none());
+    }
+
+    #[test]
+    fn quoted_names_and_words_decide_a_row() {
+        let quoted = says(403, r#"{"message":"Having the 'perm_read' permission would allow this"}"#);
+        assert_eq!(quoted, (Reason::ScopeMissing, "lacks perm_read".to_string()));
+        assert_eq!(says(403, r#"{"message":"Nope"}"#).0, Reason::Forbidden);
+        // Words are looked for in the whole message, not the part a detail shows.
+        let long = format!(r#"{{"code":"denied","message":"{} Needs Scope x"}}"#, "a".repeat(5000));
+        assert_eq!(says(403, &long).0, Reason::ScopeMissing);
+        assert_eq!(says(403, r#"{"code":"denied","message":"no"}"#).0, Reason::Forbidden);
+    }
+
+    #[test]
+    fn pointers_take_alternatives_and_placeholders_fill_once() {
+        let array = says(401, r#"[{"code":"expired","message":"from the array"}]"#);
+        assert_eq!(array.1, "expired (expired): from the array");
+        // A provider's text that says `{code}` is shown as it is.
+        assert_eq!(says(401, r#"{"code":"expired","message":"{code} {x"}"#).1, "expired (expired): {code} {x");
+        assert_eq!(fill("{a} {b} {", &[("{a}", "1"), ("{b}", "{a}")]), "1 {a} {");
+    }
+}
