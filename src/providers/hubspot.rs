@@ -43,9 +43,8 @@
 //! have none (HubSpot refresh tokens do not rotate, so `oauth2_refresh_token` is allowed).
 //! Cannot be known: when a refresh token dies (it lives until the app is uninstalled).
 
-use super::common::{
-    by_status, code, fail, in_seconds, json_body, mentions, short, static_secret, string_array, text, unexpected,
-};
+use super::common::{code, fail, in_seconds, json_body, static_secret, string_array, text, unexpected};
+use super::runner::{row_says, status_if_says, ErrorTable};
 use super::{BaseUrl, Description, Provider, ProviderRules, Refusal};
 use crate::config::AuthType;
 use crate::config::{Auth, IntegrationConfig};
@@ -208,12 +207,24 @@ fn hubspot_rate_limit(resp: &ApiResponse) -> Option<RateLimit> {
     }
 }
 
+/// HubSpot's `category` (matched case-insensitively); a 401 without one that still says the
+/// token expired.
+static ERRORS: ErrorTable = ErrorTable {
+    label: "HubSpot",
+    code_at: "/category",
+    message_at: "/message",
+    codes: &[
+        row_says("expired_authentication", Reason::TokenExpired, "HubSpot: {message}"),
+        row_says("invalid_authentication", Reason::Unauthorized, "HubSpot: {message}"),
+    ],
+    statuses: &[status_if_says(401, "expired", Reason::TokenExpired, "HubSpot: {message}")],
+    reset_header: None,
+};
+
+/// The table, with the two categories whose detail names more than the message.
 fn classify(resp: &ApiResponse) -> Failure {
     let json = resp.json_opt().unwrap_or_default();
-    let message = short(text(&json, "/message").unwrap_or(""));
     match code(&json, "/category").as_str() {
-        "expired_authentication" => fail(Reason::TokenExpired, format!("HubSpot: {message}")),
-        "invalid_authentication" => fail(Reason::Unauthorized, format!("HubSpot: {message}")),
         "missing_scopes" => {
             let needed = required_scopes(&json);
             let named = if needed.is_empty() { "(HubSpot did not name it)".to_string() } else { needed.join(", ") };
@@ -223,11 +234,7 @@ fn classify(resp: &ApiResponse) -> Failure {
             let policy = text(&json, "/policyName").unwrap_or("");
             fail(Reason::RateLimited, format!("HubSpot rate limit {policy} reached"))
         }
-        // A 401 without a category that still says the token expired.
-        _ if resp.status == 401 && mentions(&message, "expired") => {
-            fail(Reason::TokenExpired, format!("HubSpot: {message}"))
-        }
-        _ => by_status(resp),
+        _ => ERRORS.classify(resp),
     }
 }
 
