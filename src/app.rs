@@ -144,6 +144,8 @@ pub struct App {
     external_url: std::sync::OnceLock<String>,
     /// The webhook receiver's figures, when it runs.
     webhooks: std::sync::OnceLock<Arc<crate::webhook::Stats>>,
+    /// Discovery, when the config has sources: adds what it found to every loaded config.
+    discovery: std::sync::OnceLock<Arc<crate::discovery::Discovery>>,
 }
 
 impl std::fmt::Debug for App {
@@ -176,6 +178,7 @@ impl App {
             reload_lock: tokio::sync::Mutex::new(()),
             external_url: std::sync::OnceLock::new(),
             webhooks: std::sync::OnceLock::new(),
+            discovery: std::sync::OnceLock::new(),
         }))
     }
 
@@ -197,6 +200,30 @@ impl App {
         let _ = self.webhooks.set(stats);
     }
 
+    /// Adds what `discovery` finds to every config from now on. Only the first call counts.
+    pub fn set_discovery(&self, discovery: Arc<crate::discovery::Discovery>) {
+        let _ = self.discovery.set(discovery);
+    }
+
+    /// Discovery, when it runs.
+    pub fn discovery(&self) -> Option<&Arc<crate::discovery::Discovery>> {
+        self.discovery.get()
+    }
+
+    /// `--shard`, when given.
+    pub fn shard(&self) -> Option<Shard> {
+        self.shard
+    }
+
+    /// Installs the static config with what discovery found now (after a source changed),
+    /// through the reload path: unchanged integrations keep their state and schedule.
+    pub async fn apply_discovered(&self) {
+        let _serial = self.reload_lock.lock().await;
+        if let Some(merged) = self.discovery.get().and_then(|d| d.merge(None)) {
+            self.install(Arc::new(Self::sharded(merged, self.shard)));
+        }
+    }
+
     /// The URL set by [`App::set_external_url`], without a trailing slash.
     pub fn external_url(&self) -> Option<&str> {
         self.external_url.get().map(String::as_str)
@@ -216,13 +243,25 @@ impl App {
     pub async fn reload(&self) -> Result<(), ConfigError> {
         let _serial = self.reload_lock.lock().await;
         let loaded = match self.source.load() {
-            Ok(c) => Arc::new(Self::sharded(c, self.shard)),
+            Ok(c) => {
+                let c = match self.discovery.get() {
+                    Some(d) => d.merge(Some(Arc::new(c))).unwrap_or_default(),
+                    None => c,
+                };
+                Arc::new(Self::sharded(c, self.shard))
+            }
             Err(e) => {
                 self.reload_ok.lock().unwrap_or_else(|p| p.into_inner()).0 = false;
                 tracing::error!(error = %e, "config reload failed; keeping the previous config");
                 return Err(e);
             }
         };
+        self.install(loaded);
+        Ok(())
+    }
+
+    /// Makes `loaded` the running config (under the reload lock).
+    fn install(&self, loaded: Arc<Config>) {
         log_notes(&loaded);
         self.engine.set_rate(loaded.global.requests_per_second_per_host);
         if loaded.global.max_concurrency != self.config().global.max_concurrency {
@@ -233,7 +272,6 @@ impl App {
         *self.reload_ok.lock().unwrap_or_else(|p| p.into_inner()) = (true, SystemTime::now());
         tracing::info!(integrations = loaded.integrations.len(), "config reloaded");
         self.config_tx.send_replace(loaded);
-        Ok(())
     }
 
     /// Probes `name` now, joining a probe already in flight for it. The result is recorded.
@@ -400,6 +438,7 @@ impl App {
             process: crate::process_metrics::read(unix_seconds(self.started)),
             external_url: self.external_url.get().cloned(),
             webhooks: self.webhooks.get().map(|w| w.snapshot(&self.store)),
+            discovery: self.discovery.get().map(|d| d.snapshot()),
         }
     }
 

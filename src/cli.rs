@@ -425,6 +425,7 @@ async fn serve(cli: &Cli, flags: Flags, source: ConfigSource) -> ExitCode {
             }
         }
     }
+    let _discovery = crate::discovery::Discovery::start(&app).await;
     let scheduler = tokio::spawn(crate::scheduler::run(app.clone(), stopped(stop_rx.clone())));
     tracing::info!(
         integrations = app.config().integrations.len(),

@@ -62,6 +62,8 @@ pub struct ExporterStats {
     pub external_url: Option<String>,
     /// The webhook receiver's figures, when it runs.
     pub webhooks: Option<crate::webhook::WebhookSnapshot>,
+    /// The discovery sources' figures, when discovery runs.
+    pub discovery: Option<crate::discovery::DiscoverySnapshot>,
 }
 
 /// Everything one scrape shows.
@@ -453,6 +455,9 @@ impl ExporterCollector {
         }
         if let Some(w) = &e.webhooks {
             w.encode(enc, self.1)?;
+        }
+        if let Some(d) = &e.discovery {
+            d.encode(enc, self.1)?;
         }
         self.process_families(enc, &e.process)
     }

@@ -5,6 +5,8 @@
 //! The result is an immutable [`Config`]; a reload builds a new one and swaps it in only when
 //! it is valid, so a bad file never replaces a good config.
 
+mod budget;
+pub mod discovery;
 pub mod duration;
 mod raw;
 pub mod schema;
@@ -320,6 +322,8 @@ pub struct Config {
     pub global: GlobalConfig,
     /// Integrations in file order.
     pub integrations: Vec<Arc<IntegrationConfig>>,
+    /// `file_sd_configs:` and `http_sd_configs:` (see `crate::discovery`).
+    pub discovery: discovery::DiscoveryConfig,
 }
 
 impl Config {
@@ -343,7 +347,8 @@ impl Config {
         // point into the file as written.
         let cleaned =
             if schema.blank.is_empty() { None } else { Some(schema::blank_out(text, &schema.blank, &schema.fill)) };
-        match serde_saphyr::from_str::<RawFile>(cleaned.as_deref().unwrap_or(text)) {
+        let parsed = cleaned.as_deref().unwrap_or(text);
+        match serde_saphyr::from_str_with_options::<RawFile>(parsed, budget::options(parsed)) {
             Ok(raw) => {
                 let mut v = Validator { file, diags: Vec::new() };
                 let config = v.config(raw);
@@ -382,6 +387,9 @@ impl Config {
 /// would quote the config line, which may hold an inline secret.
 fn plain_parse_message(e: &serde_saphyr::Error) -> String {
     let text = e.without_snippet().to_string();
+    if let Some(budget) = budget::explain(&text) {
+        return budget;
+    }
     let first = text.lines().next().unwrap_or("").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // "line 3 column 5: message"
@@ -497,7 +505,8 @@ impl Validator<'_> {
                 integrations.push(Arc::new(integration));
             }
         }
-        Config { global, integrations }
+        let discovery = self.discovery(&raw.file_sd_configs, &raw.http_sd_configs);
+        Config { global, integrations, discovery }
     }
 
     fn global(&mut self, raw: &raw::RawGlobal) -> GlobalConfig {

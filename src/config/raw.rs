@@ -46,6 +46,11 @@ pub struct RawFile {
     pub global: RawGlobal,
     #[serde(default)]
     pub integrations: Vec<Spanned<RawIntegration>>,
+    /// Discovery sources (`super::discovery`).
+    #[serde(default)]
+    pub file_sd_configs: Vec<Spanned<super::discovery::RawFileSd>>,
+    #[serde(default)]
+    pub http_sd_configs: Vec<Spanned<super::discovery::RawHttpSd>>,
 }
 
 /// `global:`.

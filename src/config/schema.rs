@@ -284,6 +284,19 @@ pub fn check(text: &str) -> SchemaReport {
     walk.report
 }
 
+/// Checks one discovered integration entry (`index` in its document) against the schema of an
+/// entry of `integrations:`.
+pub fn check_entry(text: &str, index: usize) -> SchemaReport {
+    let mut walk = Walk { report: SchemaReport::default(), text };
+    if let Some(root) = tree(text) {
+        walk.integration(&root, index);
+        let report = &mut walk.report;
+        let chars: Vec<char> = text.chars().collect();
+        fill_emptied(&root, &chars, &report.blank, &mut report.fill);
+    }
+    walk.report
+}
+
 /// Finds block collections (outside any blanked range) whose every entry is blanked and notes
 /// where to write an empty flow collection instead.
 fn fill_emptied(node: &Node, text: &[char], blank: &[Range<usize>], fill: &mut Vec<(usize, &'static str)>) {
