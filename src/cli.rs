@@ -373,6 +373,8 @@ async fn serve(cli: &Cli, flags: Flags, source: ConfigSource) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Before listening: the first scrape already shows the discovered integrations.
+    let _discovery = crate::discovery::Discovery::start(&app).await;
     let mut listeners = Vec::new();
     for (addr, addrs) in &flags.listen {
         for a in addrs {
@@ -425,7 +427,6 @@ async fn serve(cli: &Cli, flags: Flags, source: ConfigSource) -> ExitCode {
             }
         }
     }
-    let _discovery = crate::discovery::Discovery::start(&app).await;
     let scheduler = tokio::spawn(crate::scheduler::run(app.clone(), stopped(stop_rx.clone())));
     tracing::info!(
         integrations = app.config().integrations.len(),

@@ -45,7 +45,7 @@ pub struct Refusal {
     pub source: String,
     /// `file:line:column`, or `URL entry #N`.
     pub at: String,
-    /// What is wrong (never a secret value).
+    /// Where and what is wrong (never a secret value).
     pub reason: String,
 }
 
@@ -76,7 +76,7 @@ struct State {
     docs: Vec<BTreeMap<String, Doc>>,
     /// Per source figures.
     figures: Vec<SourceFigures>,
-    /// Every refusal at the last merge, in source order.
+    /// Every refusal at the last merge, in source order; each reason names where it is.
     refused: Vec<Refusal>,
     /// Refusals already logged, so a merge logs only new ones.
     logged: HashSet<String>,
@@ -162,7 +162,7 @@ impl Discovery {
             SourceKind::Http(sd) => sd.may_carry_inline_secrets(),
         };
         let mut state = self.lock();
-        let mut changed = false;
+        let (mut changed, mut unparsable) = (false, false);
         let docs = &mut state.docs[i];
         if let Some(present) = &scan.present {
             let before = docs.len();
@@ -184,14 +184,17 @@ impl Discovery {
                     doc.hash = hash;
                     doc.error = None;
                 }
-                Err(d) => doc.error = Some(Refusal { source: label.clone(), at: key.clone(), reason: at_of(&d) }),
+                Err(d) => {
+                    doc.error = Some(Refusal { source: label.clone(), at: key.clone(), reason: d.to_string() });
+                    unparsable = true;
+                }
             }
         }
-        let failed = !scan.failed.is_empty();
+        let failed = unparsable || !scan.failed.is_empty();
         for (key, why) in scan.failed {
             let doc = docs.entry(key.clone()).or_default();
             doc.shown = key.clone();
-            doc.error = Some(Refusal { source: label.clone(), at: key, reason: why });
+            doc.error = Some(Refusal { source: label.clone(), reason: format!("{key}: {why}"), at: key });
             changed = true;
         }
         let figures = &mut state.figures[i];
@@ -247,7 +250,8 @@ impl Discovery {
                                 source: labels[i].clone(),
                                 at: at(doc, entry),
                                 reason: format!(
-                                    "duplicate integration name {:?}: {first} defines it already (the first definition wins)",
+                                    "{}: duplicate integration name {:?}: {first} defines it already (the first definition wins)",
+                                    at(doc, entry),
                                     c.name
                                 ),
                             }),
@@ -264,13 +268,10 @@ impl Discovery {
             state.figures[i].integrations = found;
             state.figures[i].refused = refused.len() - before;
         }
-        for r in &refused {
-            let line = format!("{}: {}", r.at, r.reason);
-            if !state.logged.contains(&line) {
-                tracing::warn!(source = %r.source, "discovered entry refused: {line}");
-            }
+        for r in refused.iter().filter(|r| !state.logged.contains(&r.reason)) {
+            tracing::warn!(source = %r.source, "discovered entry refused: {}", r.reason);
         }
-        state.logged = refused.iter().map(|r| format!("{}: {}", r.at, r.reason)).collect();
+        state.logged = refused.iter().map(|r| r.reason.clone()).collect();
         state.refused = refused;
         Some(Config { global: base.global.clone(), integrations, discovery: base.discovery.clone() })
     }
@@ -382,11 +383,12 @@ fn validate(doc: &mut Doc, label: &str, global: &crate::config::GlobalConfig) {
     let results = doc.entries.iter().map(|e| {
         let refusal = |reason: String| Refusal { source: label.to_string(), at: at(doc, e), reason };
         match validate_entry(e, &doc.shown, global) {
-            Ok(c) if !doc.inline_ok && crate::config::discovery::has_inline_secret(&c) => Err(refusal(
-                "an inline secret is refused from a plain-HTTP, non-loopback source; use ${VAR} or a *_file, or serve the list over HTTPS".into(),
-            )),
+            Ok(c) if !doc.inline_ok && crate::config::discovery::has_inline_secret(&c) => Err(refusal(format!(
+                "{}: an inline secret is refused from a plain-HTTP, non-loopback source; use ${{VAR}} or a *_file, or serve the list over HTTPS",
+                at(doc, e)
+            ))),
             Ok(c) => Ok(Arc::new(c)),
-            Err(diags) => Err(refusal(diags.iter().map(|d| reason_of(doc, d)).collect::<Vec<_>>().join("; "))),
+            Err(diags) => Err(refusal(diags.iter().map(|d| reason_of(doc, e, d)).collect::<Vec<_>>().join("; "))),
         }
     });
     doc.results = results.collect();
@@ -401,21 +403,16 @@ fn at(doc: &Doc, e: &RawEntry) -> String {
     }
 }
 
-/// A diagnostic of an entry, without the document name (`at` names it): for a file with its own
-/// line and column, for an HTTP answer with the line and column in the answer.
-fn reason_of(doc: &Doc, d: &crate::config::Diagnostic) -> String {
+/// A diagnostic of an entry: `file:line:column: message` for a file, the message with the line
+/// and column in the answer for an HTTP source (whose `at` names the URL and entry index).
+fn reason_of(doc: &Doc, e: &RawEntry, d: &crate::config::Diagnostic) -> String {
     if is_url(&doc.shown) {
-        format!("{} (line {}, column {})", d.message, d.line, d.column)
+        format!("{}: {} (line {}, column {})", at(doc, e), d.message, d.line, d.column)
     } else {
-        format!("{}:{}: {}", d.line, d.column, d.message)
+        d.to_string()
     }
 }
 
 fn is_url(shown: &str) -> bool {
     shown.starts_with("http://") || shown.starts_with("https://")
-}
-
-/// A document-level diagnostic as `line:column: message`.
-fn at_of(d: &crate::config::Diagnostic) -> String {
-    format!("{}:{}: {}", d.line, d.column, d.message)
 }
