@@ -32,3 +32,87 @@ pub fn explain(message: &str) -> Option<String> {
     };
     Some(format!("refused: {what}"))
 }
+
+/// Deepest nesting accepted (a config needs a handful of levels).
+pub const MAX_DEPTH: usize = 64;
+
+/// Where a document breaks the structural budgets, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breach {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+    /// What is wrong, for someone editing the file.
+    pub message: String,
+}
+
+/// Refuses, before anything else reads the document, nesting deeper than [`MAX_DEPTH`] and
+/// aliases that would expand it beyond its size (a "billion laughs"): one streaming pass that
+/// counts what each anchor stands for without expanding anything. Syntax errors are left to
+/// the parse that follows, which reports them with its own words.
+pub fn precheck(text: &str) -> Result<(), Breach> {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    let limit = (text.len() as u64).max(250_000);
+    let mut anchors: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    // Open collections: (anchor id, nodes so far).
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut total: u64 = 0;
+    for next in Parser::new_from_str(text) {
+        let (event, span) = match next {
+            Ok(e) => e,
+            Err(e) if e.info().contains("limit") => {
+                let m = e.marker();
+                return Err(too_deep(m.line() as u64, m.col() as u64 + 1));
+            }
+            Err(_) => return Ok(()),
+        };
+        let nodes = match event {
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                open.push((anchor, 1));
+                if open.len() > MAX_DEPTH {
+                    return Err(too_deep(span.start.line() as u64, span.start.col() as u64 + 1));
+                }
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some((anchor, size)) = open.pop() else { continue };
+                if anchor != 0 {
+                    anchors.insert(anchor, size);
+                }
+                size
+            }
+            Event::Scalar(_, _, anchor, _) => {
+                if anchor != 0 {
+                    anchors.insert(anchor, 1);
+                }
+                1
+            }
+            Event::Alias(anchor) => anchors.get(&anchor).copied().unwrap_or(1),
+            _ => continue,
+        };
+        let slot = match open.last_mut() {
+            Some((_, size)) => size,
+            None => &mut total,
+        };
+        *slot = slot.saturating_add(nodes);
+        if *slot > limit {
+            return Err(Breach {
+                line: span.start.line() as u64,
+                column: span.start.col() as u64 + 1,
+                message: format!(
+                    "refused: aliases (*name) here expand the document to more than {limit} nodes (an alias bomb?); write the values out instead"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn too_deep(line: u64, column: u64) -> Breach {
+    Breach {
+        line,
+        column,
+        message: format!("refused: nested deeper than {MAX_DEPTH} levels; a config needs a handful"),
+    }
+}

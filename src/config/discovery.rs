@@ -334,13 +334,13 @@ pub struct RawEntry {
     pub text: String,
 }
 
-/// Deepest nesting accepted in a discovered document (an integration needs 5 levels).
-pub const MAX_DEPTH: usize = 64;
-
 /// Cuts a discovered document into its entries. An empty document is an empty list. Fails,
 /// with where, when the document is not YAML, not a list, or nested deeper than [`MAX_DEPTH`].
 pub fn split_entries(text: &str, file: &str) -> Result<Vec<RawEntry>, Diagnostic> {
     let fail = |line: u64, column: u64, message: String| Diagnostic { file: file.to_string(), line, column, message };
+    if let Err(b) = budget::precheck(text) {
+        return Err(fail(b.line, b.column, b.message));
+    }
     let mut events = Parser::new_from_str(text);
     let mut entries = Vec::new();
     let mut cursor = ByteCursor::new(text);
@@ -382,13 +382,6 @@ pub fn split_entries(text: &str, file: &str) -> Result<Vec<RawEntry>, Diagnostic
                 cut.note_node(&event, depth);
                 if opens {
                     depth += 1;
-                    if depth > MAX_DEPTH {
-                        return Err(fail(
-                            span.start.line() as u64,
-                            span.start.col() as u64 + 1,
-                            format!("nested deeper than {MAX_DEPTH} levels; an integration entry needs a handful"),
-                        ));
-                    }
                 } else if closes {
                     depth -= 1;
                 }
@@ -638,6 +631,23 @@ mod tests {
         let deep = format!("- {}{}", "[".repeat(100), "]".repeat(100));
         let err = split_entries(&deep, "f").unwrap_err();
         assert!(err.message.contains("nested deeper"), "{err}");
+    }
+
+    #[test]
+    fn sources_are_validated_and_inline_secrets_need_https_or_loopback() {
+        let text = "http_sd_configs:\n  - url: http://sd.example.com/list?k=v\n  - url: https://sd.example.com/x\n  - url: http://127.0.0.1:8080/x\n    basic_auth: {username: u, password_file: /p}\nfile_sd_configs:\n  - files: [sd/*.yaml]\n";
+        let c = super::super::Config::parse(text, "conf/main.yml").unwrap();
+        let may: Vec<bool> = c.discovery.http.iter().map(HttpSd::may_carry_inline_secrets).collect();
+        assert_eq!(may, [false, true, true]);
+        assert_eq!(c.discovery.http[0].shown_url(), "http://sd.example.com/list");
+        assert_eq!(c.discovery.files[0].globs[0].dir, Path::new("conf/sd"));
+        let bad = "file_sd_configs:\n  - files: [\"d*/x.yaml\"]\n    refresh_interval: soon\nhttp_sd_configs:\n  - url: ftp://x\n    authorization: {credentials: a, credentials_file: b}\n";
+        let err = super::super::Config::parse(bad, "m.yml").unwrap_err().to_string();
+        for want in
+            ["m.yml:2:12", "in the file name only", "refresh_interval", "m.yml:5:10", "http:// or https://", "keep one"]
+        {
+            assert!(err.contains(want), "{want}: {err}");
+        }
     }
 
     #[test]

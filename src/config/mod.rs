@@ -340,6 +340,9 @@ impl Config {
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let diag =
             |line: u64, column: u64, message: String| Diagnostic { file: file.to_string(), line, column, message };
+        if let Err(b) = budget::precheck(text) {
+            return Err(ConfigError::Invalid(vec![diag(b.line, b.column, b.message)]));
+        }
         let schema = schema::check(text);
         let mut diags: Vec<Diagnostic> =
             schema.problems.iter().map(|(at, message)| diag(at.line, at.column, message.clone())).collect();
