@@ -354,3 +354,43 @@ fn discovery_metrics_only_appear_when_discovery_is_configured() {
     assert!(metrics.contains("integration_exporter_build_info"));
     assert!(!metrics.contains("discovery"), "discovery families without discovery");
 }
+
+/// `examples/kubernetes/discovery/`: the main file and the Secret's files, laid out as the
+/// kubelet mounts them (`..data` links), read by three shards that together serve every entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kubernetes_discovery_example_is_split_between_its_replicas() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/kubernetes/discovery");
+    let read = |f: &str| -> serde_json::Value {
+        serde_saphyr::from_str(&std::fs::read_to_string(example.join(f)).unwrap()).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet");
+    let main_text = read("configmap.yaml")["data"]["config.yml"].as_str().unwrap().to_string();
+    assert!(main_text.contains("/etc/integration_exporter/fleet/*.yaml"));
+    let main = dir.path().join("config.yml");
+    write(&main, &main_text.replace("/etc/integration_exporter/fleet", &fleet.display().to_string()));
+    let mut names = BTreeSet::new();
+    for (file, text) in read("secret.yaml")["stringData"].as_object().unwrap() {
+        let text = text.as_str().unwrap();
+        write(&fleet.join("..v1").join(file), text);
+        std::os::unix::fs::symlink(format!("..data/{file}"), fleet.join(file)).unwrap();
+        for e in integration_exporter::config::discovery::split_entries(text, file).unwrap() {
+            names.insert(e.name.unwrap());
+        }
+    }
+    std::os::unix::fs::symlink("..v1", fleet.join("..data")).unwrap();
+    let statefulset = std::fs::read_to_string(example.join("statefulset.yaml")).unwrap();
+    assert!(statefulset.contains("value: \"$(POD_INDEX)/3\"") && statefulset.contains("replicas: 3"));
+    let mut served = BTreeSet::new();
+    for index in 0..3 {
+        let app = App::new(ConfigSource::File(main.clone()), Some(Shard { index, count: 3 }), 10).unwrap();
+        Discovery::start(&app).await.unwrap();
+        assert!(app.discovery().unwrap().refused().is_empty(), "{:?}", app.discovery().unwrap().refused());
+        for i in &app.config().integrations {
+            assert!(served.insert(i.name.clone()), "{} served twice", i.name);
+            assert!(i.labels.contains(&("cluster".into(), "prod-eu".into())));
+        }
+    }
+    assert_eq!(served, names);
+    assert_eq!(names.len(), 2);
+}
