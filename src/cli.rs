@@ -315,6 +315,7 @@ async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: Output
             return ExitCode::from(3);
         }
     };
+    let _discovery = crate::discovery::Discovery::start(&app).await;
     let config = app.config();
     let selected: Vec<String> =
         if names.is_empty() { config.integrations.iter().map(|i| i.name.clone()).collect() } else { names.to_vec() };
