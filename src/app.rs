@@ -220,7 +220,16 @@ impl App {
     pub async fn apply_discovered(&self) {
         let _serial = self.reload_lock.lock().await;
         if let Some(merged) = self.discovery.get().and_then(|d| d.merge(None)) {
-            self.install(Arc::new(Self::sharded(merged, self.shard)));
+            let merged = Arc::new(Self::sharded(merged, self.shard));
+            // Notes of the integrations this update added or changed only: the others' were
+            // logged when they came.
+            let current = self.config();
+            let before: HashMap<&str, u64> =
+                current.integrations.iter().map(|i| (i.name.as_str(), i.fingerprint)).collect();
+            let fresh = merged.integrations.iter().filter(|i| before.get(i.name.as_str()) != Some(&i.fingerprint));
+            log_notes_of(fresh);
+            tracing::info!(integrations = merged.integrations.len(), "discovered integrations applied");
+            self.install(merged);
         }
     }
 
@@ -245,6 +254,7 @@ impl App {
         let loaded = match self.source.load() {
             Ok(c) => {
                 let c = match self.discovery.get() {
+                    // Given a base, merge always returns a config.
                     Some(d) => d.merge(Some(Arc::new(c))).unwrap_or_default(),
                     None => c,
                 };
@@ -256,21 +266,21 @@ impl App {
                 return Err(e);
             }
         };
+        log_notes(&loaded);
+        *self.reload_ok.lock().unwrap_or_else(|p| p.into_inner()) = (true, SystemTime::now());
+        tracing::info!(integrations = loaded.integrations.len(), "config reloaded");
         self.install(loaded);
         Ok(())
     }
 
     /// Makes `loaded` the running config (under the reload lock).
     fn install(&self, loaded: Arc<Config>) {
-        log_notes(&loaded);
         self.engine.set_rate(loaded.global.requests_per_second_per_host);
         if loaded.global.max_concurrency != self.config().global.max_concurrency {
             self.permits.store(Arc::new(Semaphore::new(loaded.global.max_concurrency)));
         }
         self.store.sync(&loaded);
         self.config.store(loaded.clone());
-        *self.reload_ok.lock().unwrap_or_else(|p| p.into_inner()) = (true, SystemTime::now());
-        tracing::info!(integrations = loaded.integrations.len(), "config reloaded");
         self.config_tx.send_replace(loaded);
     }
 
@@ -461,7 +471,11 @@ fn log_status_change(name: &str, from: Status, result: &ProbeResult) {
 }
 
 fn log_notes(config: &Config) {
-    for i in &config.integrations {
+    log_notes_of(config.integrations.iter());
+}
+
+fn log_notes_of<'a>(integrations: impl Iterator<Item = &'a Arc<IntegrationConfig>>) {
+    for i in integrations {
         for note in &i.notes {
             tracing::warn!(integration = %i.name, provider = i.provider.name(), "{note}");
         }

@@ -121,9 +121,11 @@ async fn files_are_added_changed_removed_and_swapped_like_kubernetes_does() {
     until("a probed", || ex.last_probe("a").is_some()).await;
     let a_probed = ex.last_probe("a");
 
-    // Add.
+    // Add. A discovery update is not a reload of the main file: its success time stays.
+    let reloaded_at = ex.app.exporter_stats().reload_success_time;
     replace(&dir.path().join("sd/b.yaml"), &entry("b", &base, "/b1"));
     until("b added and probed", || ex.last_probe("b").is_some()).await;
+    assert_eq!(ex.app.exporter_stats().reload_success_time, reloaded_at);
     // Change: b is probed again at its new path; a keeps its last result and schedule.
     replace(&dir.path().join("sd/b.yaml"), &entry("b", &base, "/b2"));
     assert!(eventually(WAIT, || requested(&api, "/b2")).await, "changed b was not probed again");

@@ -174,18 +174,21 @@ impl Discovery {
             if doc.hash == hash && doc.error.is_none() && !doc.shown.is_empty() {
                 continue;
             }
-            changed = true;
             doc.shown = key.clone();
             doc.inline_ok = inline_ok;
             match split_entries(&text, &key) {
                 Ok(entries) => {
+                    changed = true;
                     doc.entries = entries.into_iter().filter(|e| self.owns(e)).collect();
                     doc.results.clear();
                     doc.hash = hash;
                     doc.error = None;
                 }
                 Err(d) => {
-                    doc.error = Some(Refusal { source: label.clone(), at: key.clone(), reason: d.to_string() });
+                    let refusal = Refusal { source: label.clone(), at: key.clone(), reason: d.to_string() };
+                    // The same failure again changes nothing to install.
+                    changed |= doc.error.as_ref() != Some(&refusal);
+                    doc.error = Some(refusal);
                     unparsable = true;
                 }
             }
@@ -194,8 +197,9 @@ impl Discovery {
         for (key, why) in scan.failed {
             let doc = docs.entry(key.clone()).or_default();
             doc.shown = key.clone();
-            doc.error = Some(Refusal { source: label.clone(), reason: format!("{key}: {why}"), at: key });
-            changed = true;
+            let refusal = Refusal { source: label.clone(), reason: format!("{key}: {why}"), at: key };
+            changed |= doc.error.as_ref() != Some(&refusal);
+            doc.error = Some(refusal);
         }
         let figures = &mut state.figures[i];
         figures.duration_seconds = took.as_secs_f64();
