@@ -218,10 +218,8 @@ impl Validator<'_> {
 
     fn file_sd(&mut self, raw: &Spanned<RawFileSd>, index: usize, base: &Path) -> Option<FileSd> {
         let ctx = format!("file_sd_configs[{index}]");
-        let Some(files) = &raw.value.files else {
-            self.error(raw.referenced, format!("{ctx}: missing required key files (a list of globs)"));
-            return None;
-        };
+        // A missing or mistyped key was reported by the schema pass.
+        let files = raw.value.files.as_ref()?;
         if files.value.is_empty() {
             self.error(files.referenced, format!("{ctx}: files must list at least one glob"));
         }
@@ -248,10 +246,8 @@ impl Validator<'_> {
     fn http_sd(&mut self, raw: &Spanned<RawHttpSd>, index: usize) -> Option<HttpSd> {
         let ctx = format!("http_sd_configs[{index}]");
         let r = &raw.value;
-        let Some(url_text) = &r.url else {
-            self.error(raw.referenced, format!("{ctx}: missing required key url"));
-            return None;
-        };
+        // A missing or mistyped key was reported by the schema pass.
+        let url_text = r.url.as_ref()?;
         let url = self.http_url(&url_text.value, url_text.referenced, &format!("{ctx}: url"));
         let refresh_interval =
             self.refresh(&r.refresh_interval, &format!("{ctx}.refresh_interval"), DEFAULT_HTTP_REFRESH);
@@ -272,10 +268,7 @@ impl Validator<'_> {
                 )?,
             }),
             (None, Some(b)) => {
-                let Some(username) = b.value.username.clone() else {
-                    self.error(b.referenced, format!("{ctx}: basic_auth needs username"));
-                    return None;
-                };
+                let username = b.value.username.clone()?;
                 let password =
                     self.sd_secret(&b.value.password, &b.value.password_file, b, &ctx, "basic_auth.password")?;
                 Some(HttpSdAuth::Basic { username, password })
@@ -648,6 +641,24 @@ mod tests {
         {
             assert!(err.contains(want), "{want}: {err}");
         }
+    }
+
+    #[test]
+    fn the_schema_pass_reports_every_problem_of_the_sources_at_once() {
+        let text = "file_sd_configs:\n  - fils: [a/*.yaml]\n  - files: a/*.yaml\nhttp_sd_configs:\n  - url: [x]\n    basic_auth: {password: p}\n    tls_config: {ca_fil: x}\n";
+        let err = super::super::Config::parse(text, "m.yml").unwrap_err().to_string();
+        let want = [
+            "m.yml:2:5: file_sd_configs[0]: unknown key \"fils\"; did you mean \"files\"?",
+            "m.yml:2:5: file_sd_configs[0]: missing required key files",
+            "m.yml:3:12: file_sd_configs[1].files: expected a list of text, found text",
+            "m.yml:5:10: http_sd_configs[0].url: expected text, found a list",
+            "m.yml:6:17: http_sd_configs[0].basic_auth: missing required key username",
+            "m.yml:7:18: http_sd_configs[0].tls_config: unknown key \"ca_fil\"",
+        ];
+        for w in want {
+            assert!(err.contains(w), "{w}\n{err}");
+        }
+        assert_eq!(err.lines().count(), want.len(), "{err}");
     }
 
     #[test]
