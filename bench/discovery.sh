@@ -73,6 +73,7 @@ def entries(path):
 mode, fleet, out = sys.argv[1], sys.argv[2], sys.argv[3]
 items = list(entries(fleet))
 if mode == "json":
+    os.makedirs(os.path.dirname(out), exist_ok=True)
     json.dump(items, open(out, "w"))
 else:
     per = int(sys.argv[4]); os.makedirs(out, exist_ok=True)

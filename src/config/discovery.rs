@@ -323,8 +323,11 @@ pub struct RawEntry {
     pub column: u64,
     /// Its `name:`, when it is a plain scalar (read without validating the entry).
     pub name: Option<String>,
-    /// Its text, indented to its column so its own lines and columns read as in the document.
+    /// Its text; when `padded`, indented to its column so its lines and columns read as in the
+    /// document; else one line whose columns start at `column`.
     pub text: String,
+    /// Whether `text` is indented to the entry's column.
+    pub padded: bool,
 }
 
 /// Cuts a discovered document into its entries. An empty document is an empty list. Fails,
@@ -480,9 +483,17 @@ impl Cut {
 
     fn finish(self, text: &str, cursor: &mut ByteCursor) -> RawEntry {
         let (from, to) = (cursor.byte(text, self.start), cursor.byte(text, self.end.max(self.start)));
-        let mut own = " ".repeat(self.column.saturating_sub(1) as usize);
-        own.push_str(&text[from..to]);
-        RawEntry { index: self.index, line: self.line, column: self.column, name: self.name, text: own }
+        let slice = &text[from..to];
+        // A block entry's later lines are indented relative to its first: indent the first line
+        // to its column. An entry on one line (a JSON array on one line: columns in the
+        // millions) is kept as it is; its columns are shifted back in `validate_entry`.
+        let padded = slice.contains('\n');
+        let mut own = String::with_capacity(slice.len() + if padded { self.column as usize } else { 0 });
+        if padded {
+            own.push_str(&" ".repeat(self.column.saturating_sub(1) as usize));
+        }
+        own.push_str(slice);
+        RawEntry { index: self.index, line: self.line, column: self.column, name: self.name, text: own, padded }
     }
 }
 
@@ -494,6 +505,9 @@ pub fn validate_entry(
     global: &GlobalConfig,
 ) -> Result<IntegrationConfig, Vec<Diagnostic>> {
     let shift = |mut d: Diagnostic| {
+        if d.line == 1 && !entry.padded {
+            d.column += entry.column - 1;
+        }
         if d.line > 0 {
             d.line += entry.line - 1;
         }
@@ -521,7 +535,7 @@ pub fn validate_entry(
                 None if diags.is_empty() => diags.push(Diagnostic {
                     file: file.to_string(),
                     line: 1,
-                    column: entry.column,
+                    column: if entry.padded { entry.column } else { 1 },
                     message: format!("entry #{}: not a valid integration entry", entry.index),
                 }),
                 None => {}
@@ -610,8 +624,18 @@ mod tests {
         let json = r#"[{"name": "j1", "labels": {"name": "no"}}, {"provider": "x", "name": "j2"}]"#;
         let e = split_entries(json, "f").unwrap();
         assert_eq!(e.iter().map(|e| e.name.clone().unwrap()).collect::<Vec<_>>(), ["j1", "j2"]);
-        assert_eq!(e[1].text.trim_start(), r#"{"provider": "x", "name": "j2"}"#);
-        assert_eq!(e[1].column, 44);
+        // One line: kept as it is (not padded to column 44, which could be in the millions).
+        assert_eq!(e[1].text, r#"{"provider": "x", "name": "j2"}"#);
+        assert_eq!((e[1].column, e[1].padded), (44, false));
+        // Its positions are the document's: the bad interval of the 3rd entry of a long line.
+        let good = r#"{"name": "g", "provider": "http", "base_url": "http://h", "auth": {"type": "bearer", "token": "t"}, "check": {"path": "/"}}"#;
+        let bad = good.replace(r#""name": "g""#, r#""name": "b", "interval": "soon""#);
+        let line = format!("[{good}, {good}, {bad}]");
+        let e = split_entries(&line, "u").unwrap();
+        let d = validate_entry(&e[2], "u", &GlobalConfig::default()).unwrap_err();
+        let at = line.find("\"soon\"").unwrap() as u64 + 1;
+        assert_eq!((d[0].line, d[0].column), (1, at), "{d:?}");
+        assert!(validate_entry(&e[0], "u", &GlobalConfig::default()).is_ok());
     }
 
     #[test]
