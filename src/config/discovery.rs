@@ -524,7 +524,7 @@ pub fn validate_entry(
     let text = cleaned.as_deref().unwrap_or(&entry.text);
     match serde_saphyr::from_str_with_options::<RawIntegration>(text, budget::options(text)) {
         Ok(raw) => {
-            let mut v = Validator { file, diags: Vec::new() };
+            let mut v = Validator { file, diags: Vec::new(), ca_files: Default::default() };
             let config = v.integration(raw, global);
             let spoiled = |d: &Diagnostic| report.spoiled.iter().any(|p| (p.line, p.column) == (d.line, d.column));
             diags.extend(v.diags.into_iter().filter(|d| !spoiled(d)));

@@ -353,7 +353,7 @@ impl Config {
         let parsed = cleaned.as_deref().unwrap_or(text);
         match serde_saphyr::from_str_with_options::<RawFile>(parsed, budget::options(parsed)) {
             Ok(raw) => {
-                let mut v = Validator { file, diags: Vec::new() };
+                let mut v = Validator { file, diags: Vec::new(), ca_files: Default::default() };
                 let config = v.config(raw);
                 let spoiled = |d: &Diagnostic| schema.spoiled.iter().any(|p| (p.line, p.column) == (d.line, d.column));
                 diags.extend(v.diags.into_iter().filter(|d| !spoiled(d)));
@@ -474,6 +474,8 @@ macro_rules! settings_refs {
 struct Validator<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
+    /// `tls.ca_file`s already read: `None` when usable, else why not.
+    ca_files: std::collections::HashMap<String, Option<String>>,
 }
 
 impl Validator<'_> {
@@ -882,12 +884,15 @@ impl Validator<'_> {
         let Some(raw) = raw else { return TlsConfig::default() };
         let mut tls = TlsConfig { ca_file: None, insecure_skip_verify: raw.value.insecure_skip_verify };
         if let Some(path) = &raw.value.ca_file {
-            match std::fs::read(path) {
-                Ok(pem) if reqwest::Certificate::from_pem_bundle(&pem).map(|c| !c.is_empty()).unwrap_or(false) => {
-                    tls.ca_file = Some(PathBuf::from(path));
-                }
-                Ok(_) => self.error(raw.referenced, format!("{ctx}: tls.ca_file {path} holds no PEM certificate")),
-                Err(e) => self.error(raw.referenced, format!("{ctx}: cannot read tls.ca_file {path}: {e}")),
+            // Read once per file: a fleet names the same bundle in thousands of entries.
+            let problem = self.ca_files.entry(path.clone()).or_insert_with(|| match std::fs::read(path) {
+                Ok(pem) if reqwest::Certificate::from_pem_bundle(&pem).map(|c| !c.is_empty()).unwrap_or(false) => None,
+                Ok(_) => Some(format!("tls.ca_file {path} holds no PEM certificate")),
+                Err(e) => Some(format!("cannot read tls.ca_file {path}: {e}")),
+            });
+            match problem.clone() {
+                None => tls.ca_file = Some(PathBuf::from(path)),
+                Some(why) => self.error(raw.referenced, format!("{ctx}: {why}")),
             }
         }
         tls
