@@ -339,7 +339,8 @@ pub fn split_entries(text: &str, file: &str) -> Result<Vec<RawEntry>, Diagnostic
     }
     let mut events = Parser::new_from_str(text);
     let mut entries = Vec::new();
-    let mut cursor = ByteCursor::new(text);
+    // Two cursors, each only moving forward: entries' starts and ends, and closing events.
+    let (mut cursor, mut brackets) = (ByteCursor::new(text), ByteCursor::new(text));
     // Nesting below the top-level list; 0 between entries.
     let mut depth = 0usize;
     let mut current: Option<Cut> = None;
@@ -372,7 +373,11 @@ pub fn split_entries(text: &str, file: &str) -> Result<Vec<RawEntry>, Diagnostic
             | Event::MappingStart(..)
             | Event::SequenceEnd
             | Event::MappingEnd => {
-                let cut = current.get_or_insert_with(|| Cut::new(entries.len(), &span, start));
+                // The start's byte offset is taken now, while the cursor is still before it:
+                // the cursor only moves forward (taken later, every entry would walk the
+                // document from its beginning).
+                let cut =
+                    current.get_or_insert_with(|| Cut::new(entries.len(), &span, start, cursor.byte(text, start)));
                 let opens = matches!(event, Event::SequenceStart(..) | Event::MappingStart(..));
                 let closes = matches!(event, Event::SequenceEnd | Event::MappingEnd);
                 cut.note_node(&event, depth);
@@ -381,7 +386,7 @@ pub fn split_entries(text: &str, file: &str) -> Result<Vec<RawEntry>, Diagnostic
                 } else if closes {
                     depth -= 1;
                 }
-                cut.end = cut.end.max(if closes { closing_end(text, &mut cursor, start) } else { end });
+                cut.end = cut.end.max(if closes { closing_end(text, &mut brackets, start) } else { end });
                 if depth == 0 {
                     if let Some(c) = current.take() {
                         entries.push(c.finish(text, &mut cursor));
@@ -440,6 +445,8 @@ struct Cut {
     line: u64,
     column: u64,
     start: usize,
+    /// `start` as a byte offset.
+    start_byte: usize,
     end: usize,
     /// Nodes seen directly in the entry's mapping (keys and values alternate).
     top_nodes: usize,
@@ -448,12 +455,13 @@ struct Cut {
 }
 
 impl Cut {
-    fn new(index: usize, span: &serde_saphyr::granit_parser::Span, start: usize) -> Cut {
+    fn new(index: usize, span: &serde_saphyr::granit_parser::Span, start: usize, start_byte: usize) -> Cut {
         Cut {
             index,
             line: span.start.line() as u64,
             column: span.start.col() as u64 + 1,
             start,
+            start_byte,
             end: start,
             top_nodes: 0,
             name_next: false,
@@ -482,7 +490,7 @@ impl Cut {
     }
 
     fn finish(self, text: &str, cursor: &mut ByteCursor) -> RawEntry {
-        let (from, to) = (cursor.byte(text, self.start), cursor.byte(text, self.end.max(self.start)));
+        let (from, to) = (self.start_byte, cursor.byte(text, self.end.max(self.start)));
         let slice = &text[from..to];
         // A block entry's later lines are indented relative to its first: indent the first line
         // to its column. An entry on one line (a JSON array on one line: columns in the
@@ -636,6 +644,21 @@ mod tests {
         let at = line.find("\"soon\"").unwrap() as u64 + 1;
         assert_eq!((d[0].line, d[0].column), (1, at), "{d:?}");
         assert!(validate_entry(&e[0], "u", &GlobalConfig::default()).is_ok());
+    }
+
+    #[test]
+    fn cutting_a_long_document_reads_it_once() {
+        // 5,000 entries on one line and in block style: quadratic work (each entry walking the
+        // document from its start, as before) would take minutes in a debug build.
+        let one = r#"{"name": "n", "provider": "http"}"#;
+        let line = format!("[{}]", vec![one; 5_000].join(", "));
+        let started = std::time::Instant::now();
+        assert_eq!(split_entries(&line, "u").unwrap().len(), 5_000);
+        let block = "- name: n\n  provider: http\n  labels: {a: b}\n".repeat(5_000);
+        let e = split_entries(&block, "f").unwrap();
+        assert_eq!((e.len(), e[4_999].text.as_str()), (5_000, "  name: n\n  provider: http\n  labels: {a: b}"));
+        // A hang guard, not a speed target (bench/discovery.sh measures).
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
     }
 
     #[test]
