@@ -316,6 +316,7 @@ async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: Output
             return ExitCode::from(3);
         }
     };
+    let _discovery = crate::discovery::Discovery::start(&app).await;
     let config = app.config();
     let selected: Vec<String> =
         if names.is_empty() { config.integrations.iter().map(|i| i.name.clone()).collect() } else { names.to_vec() };
@@ -375,6 +376,8 @@ async fn serve(cli: &Cli, flags: Flags, source: ConfigSource) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Before listening: the first scrape already shows the discovered integrations.
+    let _discovery = crate::discovery::Discovery::start(&app).await;
     let mut listeners = Vec::new();
     for (addr, addrs) in &flags.listen {
         for a in addrs {

@@ -14,6 +14,7 @@
 //! - [`time`]: time formatting and parsing shared by every room;
 //! - [`tls`]: the TLS crypto provider shared by the server and the outbound clients;
 //! - [`webhook`]: the receiver for providers' revocation webhooks, which probes at once;
+//! - [`discovery`]: integrations discovered from files and HTTP beside the static list;
 //! - [`demo`]: the built-in simulated SaaS API used by `demo` mode and the tests.
 #![forbid(unsafe_code)]
 // Non-test code must not panic on bad input: every unwrap/expect is either removed or justified.
@@ -23,6 +24,7 @@
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod discovery;
 pub mod logging;
 pub mod metrics;
 pub mod probe;

@@ -11,7 +11,7 @@
 
 use crate::process_metrics::ProcessStats;
 use crate::reason::Status;
-use crate::runtime::{ExporterStats, IntegrationState, Snapshot, WebhookSnapshot};
+use crate::runtime::{DiscoverySnapshot, ExporterStats, IntegrationState, Snapshot, SourceFigures, WebhookSnapshot};
 use crate::time::unix_seconds;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
@@ -431,6 +431,9 @@ impl ExporterCollector {
         if let Some(w) = &e.webhooks {
             webhook_families(w, enc, self.1)?;
         }
+        if let Some(d) = &e.discovery {
+            discovery_families(d, enc, self.1)?;
+        }
         self.process_families(enc, &e.process)
     }
 
@@ -466,6 +469,45 @@ impl ExporterCollector {
 }
 
 /// The webhook receiver's families, when it runs.
+/// Reads one figure of a discovery source.
+type SourceFigure = fn(&SourceFigures) -> f64;
+
+/// The discovery families, written only when a source is configured.
+fn discovery_families(d: &DiscoverySnapshot, enc: &mut DescriptorEncoder, format: Format) -> std::fmt::Result {
+    let gauges: [(&str, &str, SourceFigure); 4] = [
+        ("integration_exporter_discovery_integrations", "Integrations the source added.", |f| f.integrations as f64),
+        (
+            "integration_exporter_discovery_refused_entries",
+            "Entries and documents of the source that were refused (see /config and the log).",
+            |f| f.refused as f64,
+        ),
+        (
+            "integration_exporter_discovery_last_success_timestamp_seconds",
+            "When a refresh of the source last succeeded.",
+            |f| f.last_success,
+        ),
+        ("integration_exporter_discovery_refresh_duration_seconds", "How long the source's last refresh took.", |f| {
+            f.duration_seconds
+        }),
+    ];
+    for (name, help, value) in gauges {
+        let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+        for (source, f) in &d.sources {
+            family.encode_family(&vec![("source", source.as_str())])?.encode_gauge(&value(f))?;
+        }
+    }
+    let mut family = counter_family(
+        enc,
+        "integration_exporter_discovery_refresh_failures_total",
+        "Refreshes of the source that failed; the last good entries stay.",
+        format,
+    )?;
+    for (source, f) in &d.sources {
+        counter_sample(&mut family, &vec![("source", source.as_str())], &f.failures, format)?;
+    }
+    Ok(())
+}
+
 fn webhook_families(w: &WebhookSnapshot, enc: &mut DescriptorEncoder, format: Format) -> std::fmt::Result {
     if !w.counts.is_empty() {
         let mut family = counter_family(

@@ -5,6 +5,8 @@
 //! The result is an immutable [`Config`]; a reload builds a new one and swaps it in only when
 //! it is valid, so a bad file never replaces a good config.
 
+mod budget;
+pub mod discovery;
 pub mod duration;
 pub mod provider;
 mod raw;
@@ -292,6 +294,8 @@ pub struct Config {
     pub global: GlobalConfig,
     /// Integrations in file order.
     pub integrations: Vec<Arc<IntegrationConfig>>,
+    /// `file_sd_configs:` and `http_sd_configs:` (see `crate::discovery`).
+    pub discovery: discovery::DiscoveryConfig,
 }
 
 impl Config {
@@ -311,6 +315,9 @@ impl Config {
     pub fn parse_with(text: &str, file: &str, catalog: &dyn ProviderCatalog) -> Result<Config, ConfigError> {
         let diag =
             |line: u64, column: u64, message: String| Diagnostic { file: file.to_string(), line, column, message };
+        if let Err(b) = budget::precheck(text) {
+            return Err(ConfigError::Invalid(vec![diag(b.line, b.column, b.message)]));
+        }
         let schema = schema::check(text);
         let mut diags: Vec<Diagnostic> =
             schema.problems.iter().map(|(at, message)| diag(at.line, at.column, message.clone())).collect();
@@ -318,9 +325,10 @@ impl Config {
         // point into the file as written.
         let cleaned =
             if schema.blank.is_empty() { None } else { Some(schema::blank_out(text, &schema.blank, &schema.fill)) };
-        match serde_saphyr::from_str::<RawFile>(cleaned.as_deref().unwrap_or(text)) {
+        let parsed = cleaned.as_deref().unwrap_or(text);
+        match serde_saphyr::from_str_with_options::<RawFile>(parsed, budget::options(parsed)) {
             Ok(raw) => {
-                let mut v = Validator { file, diags: Vec::new(), catalog };
+                let mut v = Validator { file, diags: Vec::new(), catalog, ca_files: Default::default() };
                 let config = v.config(raw);
                 let spoiled = |d: &Diagnostic| schema.spoiled.iter().any(|p| (p.line, p.column) == (d.line, d.column));
                 diags.extend(v.diags.into_iter().filter(|d| !spoiled(d)));
@@ -357,6 +365,9 @@ impl Config {
 /// would quote the config line, which may hold an inline secret.
 fn plain_parse_message(e: &serde_saphyr::Error) -> String {
     let text = e.without_snippet().to_string();
+    if let Some(budget) = budget::explain(&text) {
+        return budget;
+    }
     let first = text.lines().next().unwrap_or("").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
     // "line 3 column 5: message"
@@ -411,6 +422,8 @@ struct Validator<'a> {
     file: &'a str,
     diags: Vec<Diagnostic>,
     catalog: &'a dyn ProviderCatalog,
+    /// `tls.ca_file`s already read: `None` when usable, else why not.
+    ca_files: std::collections::HashMap<String, Option<String>>,
 }
 
 impl Validator<'_> {
@@ -445,7 +458,8 @@ impl Validator<'_> {
                 integrations.push(Arc::new(integration));
             }
         }
-        Config { global, integrations }
+        let discovery = self.discovery(&raw.file_sd_configs, &raw.http_sd_configs);
+        Config { global, integrations, discovery }
     }
 
     fn global(&mut self, raw: &raw::RawGlobal) -> GlobalConfig {
@@ -773,12 +787,15 @@ impl Validator<'_> {
         let Some(raw) = raw else { return TlsConfig::default() };
         let mut tls = TlsConfig { ca_file: None, insecure_skip_verify: raw.value.insecure_skip_verify };
         if let Some(path) = &raw.value.ca_file {
-            match std::fs::read(path) {
-                Ok(pem) if reqwest::Certificate::from_pem_bundle(&pem).map(|c| !c.is_empty()).unwrap_or(false) => {
-                    tls.ca_file = Some(PathBuf::from(path));
-                }
-                Ok(_) => self.error(raw.referenced, format!("{ctx}: tls.ca_file {path} holds no PEM certificate")),
-                Err(e) => self.error(raw.referenced, format!("{ctx}: cannot read tls.ca_file {path}: {e}")),
+            // Read once per file: a fleet names the same bundle in thousands of entries.
+            let problem = self.ca_files.entry(path.clone()).or_insert_with(|| match std::fs::read(path) {
+                Ok(pem) if reqwest::Certificate::from_pem_bundle(&pem).map(|c| !c.is_empty()).unwrap_or(false) => None,
+                Ok(_) => Some(format!("tls.ca_file {path} holds no PEM certificate")),
+                Err(e) => Some(format!("cannot read tls.ca_file {path}: {e}")),
+            });
+            match problem.clone() {
+                None => tls.ca_file = Some(PathBuf::from(path)),
+                Some(why) => self.error(raw.referenced, format!("{ctx}: {why}")),
             }
         }
         tls

@@ -5,6 +5,7 @@
 //! requires are `Option` here, so a file with those entries blanked out still deserializes and
 //! the semantic checks run on the rest.
 
+use super::duration::RawDuration;
 use super::settings::{probe_settings, RawSettings, SettingType};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -19,6 +20,11 @@ pub struct RawFile {
     pub global: RawGlobal,
     #[serde(default)]
     pub integrations: Vec<Spanned<RawIntegration>>,
+    /// Discovery sources (`super::discovery`).
+    #[serde(default)]
+    pub file_sd_configs: Vec<Spanned<RawFileSd>>,
+    #[serde(default)]
+    pub http_sd_configs: Vec<Spanned<RawHttpSd>>,
 }
 
 /// Generates the two structs that hold the probe settings (the rows of
@@ -152,4 +158,52 @@ pub struct RawValueSource {
     pub json_pointer: Option<String>,
     pub separator: Option<String>,
     pub format: Option<String>,
+}
+
+/// `file_sd_configs:` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFileSd {
+    pub(super) files: Option<Spanned<Vec<String>>>,
+    pub(super) refresh_interval: Option<Spanned<RawDuration>>,
+}
+
+/// `http_sd_configs:` entry as written (the keys of Prometheus' `http_sd_configs` that apply).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttpSd {
+    pub(super) url: Option<Spanned<String>>,
+    pub(super) refresh_interval: Option<Spanned<RawDuration>>,
+    pub(super) timeout: Option<Spanned<RawDuration>>,
+    pub(super) authorization: Option<Spanned<RawAuthorization>>,
+    pub(super) basic_auth: Option<Spanned<RawBasicAuth>>,
+    pub(super) tls_config: Option<Spanned<RawTlsConfig>>,
+}
+
+/// `authorization:` of an HTTP source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuthorization {
+    #[serde(rename = "type")]
+    pub(super) kind: Option<String>,
+    pub(super) credentials: Option<String>,
+    pub(super) credentials_file: Option<String>,
+}
+
+/// `basic_auth:` of an HTTP source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBasicAuth {
+    pub(super) username: Option<String>,
+    pub(super) password: Option<String>,
+    pub(super) password_file: Option<String>,
+}
+
+/// `tls_config:` of an HTTP source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTlsConfig {
+    pub(super) ca_file: Option<String>,
+    #[serde(default)]
+    pub(super) insecure_skip_verify: bool,
 }

@@ -170,6 +170,8 @@ enum Expect {
     Struct(Shape),
     /// The list of integrations.
     Integrations,
+    /// A list of mappings with the keys of a raw struct (the discovery sources).
+    List(Shape),
     /// `auth:`, whose keys depend on its `type`.
     Auth,
     /// Not checked here (serde checks it).
@@ -187,6 +189,11 @@ enum Shape {
     Check,
     ValueSource,
     Webhook,
+    FileSd,
+    HttpSd,
+    SdAuthorization,
+    SdBasicAuth,
+    SdTls,
 }
 
 impl Shape {
@@ -200,6 +207,11 @@ impl Shape {
             Shape::Check => field_names::<raw::RawCheck>(),
             Shape::ValueSource => field_names::<raw::RawValueSource>(),
             Shape::Webhook => field_names::<raw::RawWebhook>(),
+            Shape::FileSd => field_names::<super::raw::RawFileSd>(),
+            Shape::HttpSd => field_names::<super::raw::RawHttpSd>(),
+            Shape::SdAuthorization => field_names::<super::raw::RawAuthorization>(),
+            Shape::SdBasicAuth => field_names::<super::raw::RawBasicAuth>(),
+            Shape::SdTls => field_names::<super::raw::RawTlsConfig>(),
         }
     }
 
@@ -207,6 +219,9 @@ impl Shape {
         match self {
             Shape::Integration => &["name", "provider", "auth"],
             Shape::Check => &["path"],
+            Shape::FileSd => &["files"],
+            Shape::HttpSd => &["url"],
+            Shape::SdBasicAuth => &["username"],
             _ => &[],
         }
     }
@@ -225,6 +240,16 @@ fn expect_of(shape: Shape, key: &str) -> Expect {
     match (shape, key) {
         (Shape::File, "global") => Expect::Struct(Shape::Global),
         (Shape::File, "integrations") => Expect::Integrations,
+        (Shape::File, "file_sd_configs") => Expect::List(Shape::FileSd),
+        (Shape::File, "http_sd_configs") => Expect::List(Shape::HttpSd),
+        (Shape::FileSd | Shape::HttpSd, "refresh_interval" | "timeout") => Expect::Duration,
+        (Shape::FileSd, "files") => Expect::Texts,
+        (Shape::HttpSd, "url") => Expect::Text,
+        (Shape::HttpSd, "authorization") => Expect::Struct(Shape::SdAuthorization),
+        (Shape::HttpSd, "basic_auth") => Expect::Struct(Shape::SdBasicAuth),
+        (Shape::HttpSd, "tls_config") => Expect::Struct(Shape::SdTls),
+        (Shape::SdTls, "insecure_skip_verify") => Expect::Bool,
+        (Shape::SdAuthorization | Shape::SdBasicAuth | Shape::SdTls, _) => Expect::Text,
         (Shape::Global | Shape::Integration, "labels") => Expect::TextMap,
         (Shape::Global, "max_concurrency") => Expect::Int,
         (Shape::Global, "requests_per_second_per_host") => Expect::Float,
@@ -283,6 +308,19 @@ pub fn check(text: &str) -> SchemaReport {
             let chars: Vec<char> = text.chars().collect();
             fill_emptied(&root, &chars, &report.blank, &mut report.fill);
         }
+    }
+    walk.report
+}
+
+/// Checks one discovered integration entry (`index` in its document) against the schema of an
+/// entry of `integrations:`.
+pub fn check_entry(text: &str, index: usize) -> SchemaReport {
+    let mut walk = Walk { report: SchemaReport::default(), text };
+    if let Some(root) = tree(text) {
+        walk.integration(&root, index);
+        let report = &mut walk.report;
+        let chars: Vec<char> = text.chars().collect();
+        fill_emptied(&root, &chars, &report.blank, &mut report.fill);
     }
     walk.report
 }
@@ -379,6 +417,13 @@ impl Walk<'_> {
                 return ok;
             }
             (Expect::Struct(shape), NodeKind::Map(entries)) => return self.mapping(node, entries, shape, ctx, field),
+            (Expect::List(shape), NodeKind::Seq(items)) => {
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    ok &= self.value(item, Expect::Struct(shape), ctx, &format!("{field}[{i}]"));
+                }
+                return ok;
+            }
             (Expect::Integrations, NodeKind::Seq(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     self.integration(item, i);
@@ -588,6 +633,7 @@ fn describe(expect: Expect) -> &'static str {
         Expect::TextMap => "a mapping of names to text",
         Expect::Struct(_) | Expect::Auth => "a mapping",
         Expect::Integrations => "a list of integrations",
+        Expect::List(_) => "a list of mappings",
         Expect::Any => "a value",
     }
 }

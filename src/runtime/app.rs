@@ -5,7 +5,7 @@
 
 use super::inflight::{InFlight, OnDemand, SharedProbe};
 use super::permits::Permits;
-use super::reload::{ConfigSource, Configs};
+use super::reload::{ConfigSource, Configs, Discovered};
 use super::shard::Shard;
 use super::stats::{ExporterStats, OnDemandCounters, Snapshot, WebhookFigures};
 use super::store::Store;
@@ -80,6 +80,33 @@ impl App {
     /// Shows the webhook receiver's figures on `/metrics`. Only the first call counts.
     pub fn set_webhook_stats(&self, stats: Arc<dyn WebhookFigures>) {
         let _ = self.webhooks.set(stats);
+    }
+
+    /// Adds what `discovered` finds to every config from now on. Only the first call counts.
+    pub fn set_discovery(&self, discovered: Arc<dyn Discovered>) {
+        self.configs.set_discovered(discovered);
+    }
+
+    /// Discovery, when it runs.
+    pub fn discovery(&self) -> Option<&Arc<dyn Discovered>> {
+        self.configs.discovered()
+    }
+
+    /// `--shard`, when given.
+    pub fn shard(&self) -> Option<Shard> {
+        self.configs.shard()
+    }
+
+    /// Installs the static config with what discovery found now (after a source changed),
+    /// through the reload path: unchanged integrations keep their state and schedule.
+    pub async fn apply_discovered(&self) {
+        self.configs
+            .apply_discovered(|merged| {
+                self.engine.set_rate(merged.global.requests_per_second_per_host);
+                self.permits.resize(merged.global.max_concurrency);
+                self.store.sync(merged);
+            })
+            .await
     }
 
     /// Probes with the providers of `registry` instead of the built-in presets (a test's own).
@@ -239,6 +266,7 @@ impl App {
             process: crate::process_metrics::read(unix_seconds(self.started)),
             external_url: self.external_url.get().cloned(),
             webhooks: self.webhooks.get().map(|w| w.snapshot(&self.store)),
+            discovery: self.configs.discovered().map(|d| d.snapshot()),
         }
     }
 

@@ -18,7 +18,10 @@ pub mod view;
 
 pub use app::App;
 pub use inflight::OnDemand;
-pub use reload::ConfigSource;
+pub use reload::{ConfigSource, Discovered};
 pub use shard::Shard;
-pub use stats::{ExporterStats, IntegrationEvents, OnDemandCounts, Snapshot, WebhookFigures, WebhookSnapshot};
+pub use stats::{
+    DiscoverySnapshot, ExporterStats, IntegrationEvents, OnDemandCounts, Snapshot, SourceFigures, WebhookFigures,
+    WebhookSnapshot,
+};
 pub use store::{History, HistoryEntry, IntegrationState, ProbeCounts, Store};

@@ -1,10 +1,12 @@
 //! The current config, swapped whole on a reload; a reload that fails keeps the running one.
 
 use super::shard::Shard;
-use crate::config::{Config, ConfigError};
+use super::stats::DiscoverySnapshot;
+use crate::config::{Config, ConfigError, IntegrationConfig};
 use arc_swap::ArcSwap;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 use tokio::sync::watch;
 
@@ -36,6 +38,19 @@ impl ConfigSource {
     }
 }
 
+/// Integrations found beside the config file (`crate::discovery` implements it): every
+/// loaded config gets them merged in, and `/metrics` shows the sources' figures. A trait, so
+/// that the runtime does not import the room that drives it.
+pub trait Discovered: Send + Sync {
+    /// `base` (a freshly loaded static config; `None`: the one merged last) with what the
+    /// sources found now. `None` only when there is no base yet.
+    fn merge(&self, base: Option<Arc<Config>>) -> Option<Config>;
+    /// The sources' figures.
+    fn snapshot(&self) -> DiscoverySnapshot;
+    /// The implementation, for its own room to reach its details (`discovery::of`).
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
 /// The running config, its source, and how the last reload went.
 pub(crate) struct Configs {
     source: ConfigSource,
@@ -46,6 +61,8 @@ pub(crate) struct Configs {
     serial: tokio::sync::Mutex<()>,
     /// Whether the last (re)load succeeded, and when one last did.
     last: Mutex<(bool, SystemTime)>,
+    /// Discovery, when the config has sources.
+    discovered: OnceLock<Arc<dyn Discovered>>,
 }
 
 impl Configs {
@@ -61,6 +78,7 @@ impl Configs {
             changes,
             serial: tokio::sync::Mutex::new(()),
             last: Mutex::new((true, SystemTime::now())),
+            discovered: OnceLock::new(),
         })
     }
 
@@ -84,7 +102,14 @@ impl Configs {
     pub(crate) async fn reload(&self, apply: impl FnOnce(&Config)) -> Result<(), ConfigError> {
         let _serial = self.serial.lock().await;
         let loaded = match self.source.load() {
-            Ok(c) => Arc::new(sharded(c, self.shard)),
+            Ok(c) => {
+                let c = match self.discovered.get() {
+                    // Given a base, merge always returns a config.
+                    Some(d) => d.merge(Some(Arc::new(c))).unwrap_or_default(),
+                    None => c,
+                };
+                Arc::new(sharded(c, self.shard))
+            }
             Err(e) => {
                 self.last.lock().unwrap_or_else(|p| p.into_inner()).0 = false;
                 tracing::error!(error = %e, "config reload failed; keeping the previous config");
@@ -101,6 +126,42 @@ impl Configs {
     }
 }
 
+impl Configs {
+    /// Adds what `discovered` finds to every config from now on. Only the first call counts.
+    pub(crate) fn set_discovered(&self, discovered: Arc<dyn Discovered>) {
+        let _ = self.discovered.set(discovered);
+    }
+
+    /// Discovery, when it runs.
+    pub(crate) fn discovered(&self) -> Option<&Arc<dyn Discovered>> {
+        self.discovered.get()
+    }
+
+    /// `--shard`, when given.
+    pub(crate) fn shard(&self) -> Option<Shard> {
+        self.shard
+    }
+
+    /// Installs the static config with what discovery found now (after a source changed),
+    /// through the reload path: `apply` makes the runtime follow, and unchanged integrations
+    /// keep their state and schedule. The main file's reload status is left alone.
+    pub(crate) async fn apply_discovered(&self, apply: impl FnOnce(&Config)) {
+        let _serial = self.serial.lock().await;
+        let Some(merged) = self.discovered.get().and_then(|d| d.merge(None)) else { return };
+        let merged = Arc::new(sharded(merged, self.shard));
+        // Notes of the integrations this update added or changed only: the others' were
+        // logged when they came.
+        let current = self.current();
+        let before: HashMap<&str, u64> =
+            current.integrations.iter().map(|i| (i.name.as_str(), i.fingerprint)).collect();
+        log_notes_of(merged.integrations.iter().filter(|i| before.get(i.name.as_str()) != Some(&i.fingerprint)));
+        tracing::info!(integrations = merged.integrations.len(), "discovered integrations applied");
+        apply(&merged);
+        self.current.store(merged.clone());
+        self.changes.send_replace(merged);
+    }
+}
+
 fn sharded(mut config: Config, shard: Option<Shard>) -> Config {
     if let Some(s) = shard {
         config.integrations.retain(|i| s.owns(&i.name));
@@ -109,7 +170,11 @@ fn sharded(mut config: Config, shard: Option<Shard>) -> Config {
 }
 
 fn log_notes(config: &Config) {
-    for i in &config.integrations {
+    log_notes_of(config.integrations.iter());
+}
+
+fn log_notes_of<'a>(integrations: impl Iterator<Item = &'a Arc<IntegrationConfig>>) {
+    for i in integrations {
         for note in &i.notes {
             tracing::warn!(integration = %i.name, provider = i.provider.name(), "{note}");
         }

@@ -31,6 +31,30 @@ pub struct ExporterStats {
     pub external_url: Option<String>,
     /// The webhook receiver's figures, when it runs.
     pub webhooks: Option<WebhookSnapshot>,
+    /// The discovery sources' figures, when discovery runs.
+    pub discovery: Option<DiscoverySnapshot>,
+}
+
+/// One discovery source's figures.
+#[derive(Debug, Clone, Default)]
+pub struct SourceFigures {
+    /// Integrations it added at the last merge.
+    pub integrations: usize,
+    /// Entries and documents refused at the last merge (duplicates included).
+    pub refused: usize,
+    /// When a refresh last succeeded (seconds since the epoch; 0 before the first).
+    pub last_success: f64,
+    /// Refreshes that failed (a document unreadable or malformed, an HTTP failure).
+    pub failures: u64,
+    /// How long the last refresh took, in seconds.
+    pub duration_seconds: f64,
+}
+
+/// Every discovery source's figures, in config order.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverySnapshot {
+    /// `(source label, figures)`.
+    pub sources: Vec<(String, SourceFigures)>,
 }
 
 /// On-demand probe requests (`/probe`, the API, the status page) by outcome.

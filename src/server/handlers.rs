@@ -34,7 +34,7 @@ pub async fn route(state: &ServerState, req: Request<Bytes>) -> Response<Full<By
         (Method::GET, "/probe") => probe_endpoint(state, &req).await,
         (_, "/config") if !state.options.config_endpoint => text(StatusCode::NOT_FOUND, "not found\n"),
         (Method::GET, "/config") => {
-            respond(StatusCode::OK, "text/yaml; charset=utf-8", state.app.config().to_redacted_yaml())
+            respond(StatusCode::OK, "text/yaml; charset=utf-8", crate::discovery::config_text(&state.app))
         }
         (Method::GET, "/-/healthy") => text(StatusCode::OK, "Healthy\n"),
         (Method::GET, "/-/ready") => text(StatusCode::OK, "Ready\n"),

@@ -1,0 +1,118 @@
+//! The YAML parser's budgets, in proportion to the input.
+//!
+//! serde-saphyr's defaults (250,000 nodes, 1,000,000 events) refuse a realistic config of about
+//! 5,000 integrations. Without aliases, a document cannot hold more nodes than it has bytes, so
+//! the node, event and scalar budgets grow with the text; what expands beyond the text is
+//! aliases, and their budgets (count, recorded events, the alias/anchor ratio) stay at the
+//! defaults, as does the nesting depth. An alias bomb or a 10,000-deep nesting is still refused.
+
+use serde_saphyr::{Budget, Options};
+
+/// Parser options for a document of `text`.
+pub fn options(text: &str) -> Options {
+    let mut budget = Budget::default();
+    let len = text.len();
+    budget.max_nodes = budget.max_nodes.max(len);
+    budget.max_events = budget.max_events.max(len.saturating_mul(2));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len);
+    let mut options = Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// A budget breach in words someone editing the file can act on; `None` for other errors.
+pub fn explain(message: &str) -> Option<String> {
+    let breach = message.split("budget breached").nth(1)?;
+    let what = if breach.contains("Depth") {
+        "the document nests deeper than 64 levels; a config needs a handful".to_string()
+    } else if breach.contains("Alias") || breach.contains("Anchor") || breach.contains("Recorded") {
+        "the document expands too many aliases (*name); a config should not need them at this scale".to_string()
+    } else {
+        format!("the document is too large for the parser's budget ({})", breach.trim_start_matches([':', ' ']))
+    };
+    Some(format!("refused: {what}"))
+}
+
+/// Deepest nesting accepted (a config needs a handful of levels).
+pub const MAX_DEPTH: usize = 64;
+
+/// Where a document breaks the structural budgets, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breach {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+    /// What is wrong, for someone editing the file.
+    pub message: String,
+}
+
+/// Refuses, before anything else reads the document, nesting deeper than [`MAX_DEPTH`] and
+/// aliases that would expand it beyond its size (a "billion laughs"): one streaming pass that
+/// counts what each anchor stands for without expanding anything. Syntax errors are left to
+/// the parse that follows, which reports them with its own words.
+pub fn precheck(text: &str) -> Result<(), Breach> {
+    use serde_saphyr::granit_parser::{Event, Parser};
+    let limit = (text.len() as u64).max(250_000);
+    let mut anchors: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    // Open collections: (anchor id, nodes so far).
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut total: u64 = 0;
+    for next in Parser::new_from_str(text) {
+        let (event, span) = match next {
+            Ok(e) => e,
+            Err(e) if e.info().contains("limit") => {
+                let m = e.marker();
+                return Err(too_deep(m.line() as u64, m.col() as u64 + 1));
+            }
+            Err(_) => return Ok(()),
+        };
+        let nodes = match event {
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                open.push((anchor, 1));
+                if open.len() > MAX_DEPTH {
+                    return Err(too_deep(span.start.line() as u64, span.start.col() as u64 + 1));
+                }
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some((anchor, size)) = open.pop() else { continue };
+                if anchor != 0 {
+                    anchors.insert(anchor, size);
+                }
+                size
+            }
+            Event::Scalar(_, _, anchor, _) => {
+                if anchor != 0 {
+                    anchors.insert(anchor, 1);
+                }
+                1
+            }
+            Event::Alias(anchor) => anchors.get(&anchor).copied().unwrap_or(1),
+            _ => continue,
+        };
+        let slot = match open.last_mut() {
+            Some((_, size)) => size,
+            None => &mut total,
+        };
+        *slot = slot.saturating_add(nodes);
+        if *slot > limit {
+            return Err(Breach {
+                line: span.start.line() as u64,
+                column: span.start.col() as u64 + 1,
+                message: format!(
+                    "refused: aliases (*name) here expand the document to more than {limit} nodes (an alias bomb?); write the values out instead"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn too_deep(line: u64, column: u64) -> Breach {
+    Breach {
+        line,
+        column,
+        message: format!("refused: nested deeper than {MAX_DEPTH} levels; a config needs a handful"),
+    }
+}
