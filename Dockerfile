@@ -9,7 +9,8 @@
 #
 # tests/e2e_dockerfile.rs rebuilds the build stage's context from the COPY lines below and runs
 # the same cargo command in it: every file the manifest needs (build.rs, the [[bench]] targets,
-# the fixtures the demo embeds) must be copied here.
+# the [[test]] target declared with its own harness, the fixtures the demo embeds) must be
+# copied here.
 FROM rust:1-slim-bookworm AS build
 # .git is not in the build context (.dockerignore); build.rs takes the revision from these.
 ARG GIT_REVISION=unknown
@@ -20,6 +21,7 @@ COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY benches ./benches
 COPY tests/fixtures ./tests/fixtures
+COPY tests/provider_scenarios.rs ./tests/provider_scenarios.rs
 RUN cargo build --release --locked && cp target/release/integration_exporter /integration_exporter
 
 FROM debian:bookworm-slim
