@@ -100,13 +100,7 @@ impl App {
     /// Installs the static config with what discovery found now (after a source changed),
     /// through the reload path: unchanged integrations keep their state and schedule.
     pub async fn apply_discovered(&self) {
-        self.configs
-            .apply_discovered(|merged| {
-                self.engine.set_rate(merged.global.requests_per_second_per_host);
-                self.permits.resize(merged.global.max_concurrency);
-                self.store.sync(merged);
-            })
-            .await
+        self.configs.apply_discovered(|merged| self.follow(merged)).await
     }
 
     /// Probes with the providers of `registry` instead of the built-in presets (a test's own).
@@ -129,15 +123,17 @@ impl App {
         self.configs.subscribe()
     }
 
+    /// Makes the engine, the concurrency limit and the store follow a config about to become
+    /// current (a reload or a discovery update).
+    fn follow(&self, config: &Config) {
+        self.engine.set_rate(config.global.requests_per_second_per_host);
+        self.permits.resize(config.global.max_concurrency);
+        self.store.sync(config);
+    }
+
     /// Re-reads the config. On error the running config stays and the error is returned.
     pub async fn reload(&self) -> Result<(), ConfigError> {
-        self.configs
-            .reload(|loaded| {
-                self.engine.set_rate(loaded.global.requests_per_second_per_host);
-                self.permits.resize(loaded.global.max_concurrency);
-                self.store.sync(loaded);
-            })
-            .await
+        self.configs.reload(|loaded| self.follow(loaded)).await
     }
 
     /// Probes `name` now, joining a probe already in flight for it. The result is recorded.
