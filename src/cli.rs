@@ -287,18 +287,16 @@ fn config_check(cli: &Cli) -> ExitCode {
         Ok(_) if !flag_errors.is_empty() => ExitCode::from(1),
         Ok(c) => {
             let notes: usize = c.integrations.iter().map(|i| i.notes.len()).sum();
-            println!(
-                "{}: OK: {} integration(s), {} provider(s){}",
+            // One write at the end: a fleet's notes are thousands of lines.
+            let mut out = format!(
+                "{}: OK: {} integration(s), {} provider(s){}\n",
                 cli.config_file.display(),
                 c.integrations.len(),
                 c.integrations.iter().map(|i| i.provider.name()).collect::<std::collections::BTreeSet<_>>().len(),
                 if notes > 0 { format!(", {notes} note(s) (see /config)") } else { String::new() }
             );
-            for i in &c.integrations {
-                for n in &i.notes {
-                    println!("note: integration {:?}: {n}", i.name);
-                }
-            }
+            out.push_str(&notes_text(&c.integrations));
+            print!("{out}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -306,6 +304,34 @@ fn config_check(cli: &Cli) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The integrations' notes, one line per distinct note: a note shared by many integrations
+/// (a fleet of one provider configured alike) names the first three and counts the rest.
+fn notes_text(integrations: &[std::sync::Arc<crate::config::IntegrationConfig>]) -> String {
+    // Note text -> the integrations it is about, in file order.
+    let mut by_note: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for i in integrations {
+        for n in &i.notes {
+            let slot = *index.entry(n.as_str()).or_insert_with(|| {
+                by_note.push((n.as_str(), Vec::new()));
+                by_note.len() - 1
+            });
+            by_note[slot].1.push(i.name.as_str());
+        }
+    }
+    let mut out = String::new();
+    for (note, names) in by_note {
+        let quoted: Vec<String> = names.iter().take(3).map(|n| format!("{n:?}")).collect();
+        let who = match names.len() {
+            1 => format!("integration {}", quoted[0]),
+            n if n <= 3 => format!("integrations {}", quoted.join(", ")),
+            n => format!("{n} integrations ({} and {} more)", quoted.join(", "), n - 3),
+        };
+        out.push_str(&format!("note: {who}: {note}\n"));
+    }
+    out
 }
 
 async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: OutputFormat) -> ExitCode {

@@ -47,25 +47,67 @@ pub struct Breach {
     pub message: String,
 }
 
+/// Counts the nodes a document stands for with its aliases expanded, without expanding
+/// anything: each anchor's size is noted when its node ends, and an alias counts as that size.
+/// Shared by [`precheck`] and the schema pass's walk, which refuse what would expand beyond
+/// the document's size (a "billion laughs").
+#[derive(Debug)]
+pub struct Expansion {
+    anchors: std::collections::HashMap<usize, u64>,
+    limit: u64,
+}
+
+impl Expansion {
+    /// For a document of `text`: at most as many nodes as it has bytes (at least the parser's
+    /// default budget).
+    pub fn new(text: &str) -> Expansion {
+        Expansion { anchors: Default::default(), limit: (text.len() as u64).max(250_000) }
+    }
+
+    /// Notes that anchor `id` (0: none) names a node of `size` nodes.
+    pub fn anchor(&mut self, id: usize, size: u64) {
+        if id != 0 {
+            self.anchors.insert(id, size);
+        }
+    }
+
+    /// The size an alias of anchor `id` stands for.
+    pub fn alias(&self, id: usize) -> u64 {
+        self.anchors.get(&id).copied().unwrap_or(1)
+    }
+
+    /// Adds `nodes` to a collection's (or the document's) running `size`; refuses, at
+    /// `line`:`column`, a size beyond the limit.
+    pub fn add(&self, size: &mut u64, nodes: u64, line: u64, column: u64) -> Result<(), Breach> {
+        *size = size.saturating_add(nodes);
+        if *size <= self.limit {
+            return Ok(());
+        }
+        Err(Breach {
+            line,
+            column,
+            message: format!(
+                "refused: aliases (*name) here expand the document to more than {} nodes (an alias bomb?); write the values out instead",
+                self.limit
+            ),
+        })
+    }
+}
+
 /// Refuses, before anything else reads the document, nesting deeper than [`MAX_DEPTH`] and
-/// aliases that would expand it beyond its size (a "billion laughs"): one streaming pass that
-/// counts what each anchor stands for without expanding anything. Syntax errors are left to
-/// the parse that follows, which reports them with its own words.
+/// aliases that would expand it beyond its size: one streaming pass over its events. Syntax
+/// errors are left to the parse that follows, which reports them with its own words. (The
+/// main file's schema pass makes the same checks during its own walk.)
 pub fn precheck(text: &str) -> Result<(), Breach> {
     use serde_saphyr::granit_parser::{Event, Parser};
-    let limit = (text.len() as u64).max(250_000);
-    let mut anchors: std::collections::HashMap<usize, u64> = std::collections::HashMap::new();
+    let mut expansion = Expansion::new(text);
     // Open collections: (anchor id, nodes so far).
     let mut open: Vec<(usize, u64)> = Vec::new();
     let mut total: u64 = 0;
     for next in Parser::new_from_str(text) {
         let (event, span) = match next {
             Ok(e) => e,
-            Err(e) if e.info().contains("limit") => {
-                let m = e.marker();
-                return Err(too_deep(m.line() as u64, m.col() as u64 + 1));
-            }
-            Err(_) => return Ok(()),
+            Err(e) => return parser_limit(&e),
         };
         let nodes = match event {
             Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
@@ -77,39 +119,37 @@ pub fn precheck(text: &str) -> Result<(), Breach> {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some((anchor, size)) = open.pop() else { continue };
-                if anchor != 0 {
-                    anchors.insert(anchor, size);
-                }
+                expansion.anchor(anchor, size);
                 size
             }
             Event::Scalar(_, _, anchor, _) => {
-                if anchor != 0 {
-                    anchors.insert(anchor, 1);
-                }
+                expansion.anchor(anchor, 1);
                 1
             }
-            Event::Alias(anchor) => anchors.get(&anchor).copied().unwrap_or(1),
+            Event::Alias(anchor) => expansion.alias(anchor),
             _ => continue,
         };
         let slot = match open.last_mut() {
             Some((_, size)) => size,
             None => &mut total,
         };
-        *slot = slot.saturating_add(nodes);
-        if *slot > limit {
-            return Err(Breach {
-                line: span.start.line() as u64,
-                column: span.start.col() as u64 + 1,
-                message: format!(
-                    "refused: aliases (*name) here expand the document to more than {limit} nodes (an alias bomb?); write the values out instead"
-                ),
-            });
-        }
+        expansion.add(slot, nodes, span.start.line() as u64, span.start.col() as u64 + 1)?;
     }
     Ok(())
 }
 
-fn too_deep(line: u64, column: u64) -> Breach {
+/// A parser error that is its own nesting limit, as a breach; other syntax errors are `Ok`
+/// (left to the parse that reports them).
+pub fn parser_limit(e: &serde_saphyr::granit_parser::ScanError) -> Result<(), Breach> {
+    if e.info().contains("limit") {
+        let m = e.marker();
+        return Err(too_deep(m.line() as u64, m.col() as u64 + 1));
+    }
+    Ok(())
+}
+
+/// Nested deeper than [`MAX_DEPTH`], at `line`:`column`.
+pub fn too_deep(line: u64, column: u64) -> Breach {
     Breach {
         line,
         column,

@@ -315,10 +315,9 @@ impl Config {
     pub fn parse_with(text: &str, file: &str, catalog: &dyn ProviderCatalog) -> Result<Config, ConfigError> {
         let diag =
             |line: u64, column: u64, message: String| Diagnostic { file: file.to_string(), line, column, message };
-        if let Err(b) = budget::precheck(text) {
-            return Err(ConfigError::Invalid(vec![diag(b.line, b.column, b.message)]));
-        }
-        let schema = schema::check(text);
+        // The schema pass also refuses, before serde reads anything, nesting and aliases beyond
+        // the parser's budgets.
+        let schema = schema::check(text).map_err(|b| ConfigError::Invalid(vec![diag(b.line, b.column, b.message)]))?;
         let mut diags: Vec<Diagnostic> =
             schema.problems.iter().map(|(at, message)| diag(at.line, at.column, message.clone())).collect();
         // Blanking keeps every line and column, so serde's and the validator's positions still

@@ -13,6 +13,7 @@
 //! [`expect_of`] names it (the probe settings' types come from their table in `settings.rs`),
 //! otherwise serde checks it.
 
+use super::budget;
 use super::duration::parse_duration;
 use super::raw;
 use super::settings::{self, Kind};
@@ -67,18 +68,54 @@ enum NodeKind {
     Alias,
 }
 
-/// Parses `text` into a node tree; `None` when the YAML itself is malformed (serde then
-/// reports the syntax error with its position).
-fn tree(source: &str) -> Option<Node> {
-    let text: Vec<char> = source.chars().collect();
-    let mut events = Parser::new_from_str(source);
-    loop {
-        let (event, span) = events.next()?.ok()?;
-        match event {
-            Event::StreamStart | Event::DocumentStart(..) => continue,
-            Event::StreamEnd | Event::DocumentEnd => return None,
-            _ => return node(event, span, &mut events, &text),
+/// The document's characters by index (the parser's spans count characters): the bytes
+/// themselves when the text is ASCII, as a config almost always is, else a copy as `char`s.
+enum CharIndex<'a> {
+    Ascii(&'a [u8]),
+    Wide(Vec<char>),
+}
+
+impl CharIndex<'_> {
+    fn of(text: &str) -> CharIndex<'_> {
+        if text.is_ascii() {
+            CharIndex::Ascii(text.as_bytes())
+        } else {
+            CharIndex::Wide(text.chars().collect())
         }
+    }
+
+    fn get(&self, i: usize) -> Option<char> {
+        match self {
+            CharIndex::Ascii(b) => b.get(i).map(|&c| c as char),
+            CharIndex::Wide(c) => c.get(i).copied(),
+        }
+    }
+}
+
+/// The node tree, or why the document was refused before anything reads it further.
+enum Tree {
+    /// The document (`None`: the YAML itself is malformed and serde reports the syntax error
+    /// with its position; or the document is empty).
+    Parsed(Option<Node>),
+    /// Nested deeper than [`budget::MAX_DEPTH`], or aliases expanding it beyond its size: the
+    /// parser's budget checks, made in the same walk (serde, which expands aliases, must not
+    /// read such a document).
+    Refused(budget::Breach),
+}
+
+/// Parses `text` into a node tree.
+fn tree(source: &str) -> Tree {
+    let mut builder = Builder {
+        events: Parser::new_from_str(source),
+        text: CharIndex::of(source),
+        expansion: budget::Expansion::new(source),
+        depth: 0,
+        breach: None,
+    };
+    let root = builder.document();
+    match builder.breach {
+        Some(b) => Tree::Refused(b),
+        None => Tree::Parsed(root),
     }
 }
 
@@ -88,63 +125,122 @@ fn pos_of(span: &Span) -> Pos {
     Pos { line: span.start.line() as u64, column: span.start.col() as u64 + 1 }
 }
 
-/// Where a flow collection's closing bracket ends (a block collection has none: 0).
-fn closing_end(text: &[char], span: &Span, bracket: char) -> usize {
-    let at = span.start.index();
-    if text.get(at) == Some(&bracket) {
-        at + 1
-    } else {
-        0
-    }
-}
-
 type Events<'a> = Parser<'a, serde_saphyr::granit_parser::StrInput<'a>>;
 
-fn node<'a>(event: Event<'a>, span: Span, events: &mut Events<'a>, text: &[char]) -> Option<Node> {
-    let pos = pos_of(&span);
-    let start = span.start.index();
-    let (kind, end) = match event {
-        Event::Scalar(text, style, _, tag) => (
-            NodeKind::Scalar { text: text.into_owned(), plain: style == ScalarStyle::Plain && tag.is_none() },
-            span.end.index(),
-        ),
-        Event::Alias(_) => (NodeKind::Alias, span.end.index()),
-        Event::SequenceStart(..) => {
-            let mut items = Vec::new();
-            let mut end = start;
-            loop {
-                let (e, s) = events.next()?.ok()?;
-                if matches!(e, Event::SequenceEnd) {
-                    end = end.max(closing_end(text, &s, ']'));
-                    break;
+/// Builds the tree from the parser's events, counting nesting and what aliases expand to.
+struct Builder<'a> {
+    events: Events<'a>,
+    text: CharIndex<'a>,
+    expansion: budget::Expansion,
+    depth: usize,
+    /// Set when the document breaks a budget; the walk then stops (every step returns `None`).
+    breach: Option<budget::Breach>,
+}
+
+impl<'a> Builder<'a> {
+    fn document(&mut self) -> Option<Node> {
+        loop {
+            let (event, span) = self.next()?;
+            match event {
+                Event::StreamStart | Event::DocumentStart(..) => continue,
+                Event::StreamEnd | Event::DocumentEnd => return None,
+                _ => {
+                    let mut total = 0;
+                    return self.node(event, span, &mut total);
                 }
-                let item = node(e, s, events, text)?;
-                end = end.max(item.end);
-                items.push(item);
             }
-            (NodeKind::Seq(items), end)
         }
-        Event::MappingStart(..) => {
-            let mut entries = Vec::new();
-            let mut end = start;
-            loop {
-                let (e, s) = events.next()?.ok()?;
-                if matches!(e, Event::MappingEnd) {
-                    end = end.max(closing_end(text, &s, '}'));
-                    break;
+    }
+
+    fn next(&mut self) -> Option<(Event<'a>, Span)> {
+        match self.events.next()? {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.breach = budget::parser_limit(&e).err();
+                None
+            }
+        }
+    }
+
+    /// Where a flow collection's closing bracket ends (a block collection has none: 0).
+    fn closing_end(&self, span: &Span, bracket: char) -> usize {
+        let at = span.start.index();
+        if self.text.get(at) == Some(bracket) {
+            at + 1
+        } else {
+            0
+        }
+    }
+
+    /// The node `event` starts; adds what it expands to to its parent's `size`.
+    fn node(&mut self, event: Event<'a>, span: Span, size: &mut u64) -> Option<Node> {
+        let pos = pos_of(&span);
+        let start = span.start.index();
+        let (kind, end, nodes) = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                self.expansion.anchor(anchor, 1);
+                let plain = style == ScalarStyle::Plain && tag.is_none();
+                (NodeKind::Scalar { text: text.into_owned(), plain }, span.end.index(), 1)
+            }
+            Event::Alias(anchor) => (NodeKind::Alias, span.end.index(), self.expansion.alias(anchor)),
+            Event::SequenceStart(_, anchor, _) => {
+                self.open(pos)?;
+                let (mut items, mut end, mut own) = (Vec::new(), start, 1);
+                loop {
+                    let (e, s) = self.next()?;
+                    if matches!(e, Event::SequenceEnd) {
+                        end = end.max(self.closing_end(&s, ']'));
+                        break;
+                    }
+                    let item = self.node(e, s, &mut own)?;
+                    end = end.max(item.end);
+                    items.push(item);
                 }
-                let key = node(e, s, events, text)?;
-                let (e, s) = events.next()?.ok()?;
-                let value = node(e, s, events, text)?;
-                end = end.max(value.end).max(key.end);
-                entries.push((key, value));
+                self.close(anchor, own);
+                (NodeKind::Seq(items), end, own)
             }
-            (NodeKind::Map(entries), end)
+            Event::MappingStart(_, anchor, _) => {
+                self.open(pos)?;
+                let (mut entries, mut end, mut own) = (Vec::new(), start, 1);
+                loop {
+                    let (e, s) = self.next()?;
+                    if matches!(e, Event::MappingEnd) {
+                        end = end.max(self.closing_end(&s, '}'));
+                        break;
+                    }
+                    let key = self.node(e, s, &mut own)?;
+                    let (e, s) = self.next()?;
+                    let value = self.node(e, s, &mut own)?;
+                    end = end.max(value.end).max(key.end);
+                    entries.push((key, value));
+                }
+                self.close(anchor, own);
+                (NodeKind::Map(entries), end, own)
+            }
+            // Anchors, comments and other presentation events never start a node here.
+            _ => return None,
+        };
+        if let Err(b) = self.expansion.add(size, nodes, pos.line, pos.column) {
+            self.breach = Some(b);
+            return None;
         }
-        // Anchors, comments and other presentation events never start a node here.
-        _ => return None,
-    };
-    Some(Node { kind, pos, start, end })
+        Some(Node { kind, pos, start, end })
+    }
+
+    /// Enters a collection at `pos`; refuses one nested deeper than [`budget::MAX_DEPTH`].
+    fn open(&mut self, pos: Pos) -> Option<()> {
+        self.depth += 1;
+        if self.depth > budget::MAX_DEPTH {
+            self.breach = Some(budget::too_deep(pos.line, pos.column));
+            return None;
+        }
+        Some(())
+    }
+
+    fn close(&mut self, anchor: usize, size: u64) {
+        self.depth -= 1;
+        self.expansion.anchor(anchor, size);
+    }
 }
 
 /// What a value must be.
@@ -298,36 +394,37 @@ pub const AUTH_TYPES: [(&str, &[&str], &[&str]); 5] = [
 
 /// Checks `text` against the schema. A file that is not even valid YAML yields an empty report:
 /// serde's parse then reports the syntax error.
-pub fn check(text: &str) -> SchemaReport {
+pub fn check(text: &str) -> Result<SchemaReport, budget::Breach> {
     let mut walk = Walk { report: SchemaReport::default(), text };
-    if let Some(root) = tree(text) {
+    match tree(text) {
+        Tree::Refused(breach) => return Err(breach),
         // An empty document is an empty config.
-        if !is_null(&root) {
+        Tree::Parsed(Some(root)) if !is_null(&root) => {
             walk.value(&root, Expect::Struct(Shape::File), "", "");
             let report = &mut walk.report;
-            let chars: Vec<char> = text.chars().collect();
-            fill_emptied(&root, &chars, &report.blank, &mut report.fill);
+            fill_emptied(&root, &CharIndex::of(text), &report.blank, &mut report.fill);
         }
+        Tree::Parsed(_) => {}
     }
-    walk.report
+    Ok(walk.report)
 }
 
 /// Checks one discovered integration entry (`index` in its document) against the schema of an
 /// entry of `integrations:`.
 pub fn check_entry(text: &str, index: usize) -> SchemaReport {
     let mut walk = Walk { report: SchemaReport::default(), text };
-    if let Some(root) = tree(text) {
+    // The entry's document was refused as a whole already if it broke a budget.
+    if let Tree::Parsed(Some(root)) = tree(text) {
         walk.integration(&root, index);
         let report = &mut walk.report;
-        let chars: Vec<char> = text.chars().collect();
-        fill_emptied(&root, &chars, &report.blank, &mut report.fill);
+        fill_emptied(&root, &CharIndex::of(text), &report.blank, &mut report.fill);
     }
     walk.report
 }
 
 /// Finds block collections (outside any blanked range) whose every entry is blanked and notes
 /// where to write an empty flow collection instead.
-fn fill_emptied(node: &Node, text: &[char], blank: &[Range<usize>], fill: &mut Vec<(usize, &'static str)>) {
+fn fill_emptied(node: &Node, text: &CharIndex, blank: &[Range<usize>], fill: &mut Vec<(usize, &'static str)>) {
     let covered = |start: usize, end: usize| blank.iter().any(|r| r.start <= start && end <= r.end);
     // Blanked as a whole with the entry or list item holding it (which starts before it).
     if blank.iter().any(|r| r.start < node.start && node.end <= r.end) {

@@ -5,6 +5,7 @@ use super::{Auth, Config, ExpiryFormat, IntegrationConfig, SecretSource, ValueLo
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 
 #[derive(Serialize)]
@@ -187,16 +188,38 @@ pub fn render_integration(i: &IntegrationConfig) -> String {
 }
 
 /// A hash over everything that defines the integration, inline secret values included. It
-/// never leaves the process.
+/// never leaves the process. Each field is hashed through its `Debug` text (plain data, secrets
+/// shown redacted there), then the secret values themselves; the destructuring names every
+/// field, so a field added to [`IntegrationConfig`] does not compile until it is placed here.
 pub fn fingerprint(i: &IntegrationConfig) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    render_integration(i).hash(&mut h);
+    let IntegrationConfig {
+        name,
+        provider,
+        base_url,
+        labels,
+        auth,
+        scopes,
+        tls,
+        settings,
+        check,
+        notes,
+        options,
+        fingerprint: _,
+        webhook,
+    } = i;
+    let mut h = HashWriter(std::collections::hash_map::DefaultHasher::new());
+    // Writing into a hasher cannot fail.
+    let _ = write!(
+        h,
+        "{name:?}{provider:?}{base_url:?}{labels:?}{auth:?}{scopes:?}{tls:?}{settings:?}{check:?}{notes:?}{options:?}{webhook:?}"
+    );
+    let mut h = h.0;
     let mut hash_secret = |s: &SecretSource| {
         if let SecretSource::Inline(v) = s {
             v.expose_secret().hash(&mut h);
         }
     };
-    match &i.auth {
+    match auth {
         Auth::Bearer { token } => hash_secret(token),
         Auth::Basic { password, .. } => hash_secret(password),
         Auth::Header { value, .. } => hash_secret(value),
@@ -208,12 +231,25 @@ pub fn fingerprint(i: &IntegrationConfig) -> u64 {
             hash_secret(refresh_token);
         }
     }
-    if let Some(c) = &i.check {
-        c.body.hash(&mut h);
+    if let Some(w) = webhook {
+        hash_secret(&w.secret);
+    }
+    if let Some(c) = check {
+        // A header value marked sensitive is not in its `Debug` text.
         for (k, v) in &c.headers {
             k.as_str().hash(&mut h);
             v.as_bytes().hash(&mut h);
         }
     }
     h.finish()
+}
+
+/// Feeds formatted text into a hasher without building the string.
+struct HashWriter(std::collections::hash_map::DefaultHasher);
+
+impl std::fmt::Write for HashWriter {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.write(s.as_bytes());
+        Ok(())
+    }
 }

@@ -9,7 +9,7 @@
 
 use super::{text_hash, Discovery, Scan};
 use crate::config::discovery::FileGlob;
-use crate::runtime::App;
+use crate::runtime::{App, Shard};
 use notify::Watcher;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -20,8 +20,9 @@ const QUIET: Duration = Duration::from_millis(100);
 /// A stream of events never holds a re-read back longer than this.
 const MAX_DELAY: Duration = Duration::from_secs(1);
 
-/// Lists the glob's files and reads those whose content is not `known` (path → hash).
-pub(super) fn scan(glob: &FileGlob, known: &HashMap<String, u64>) -> Scan {
+/// Lists the glob's files and reads those whose content is not `known` (path → hash), keeping
+/// the entries `shard` owns.
+pub(super) fn scan(glob: &FileGlob, known: &HashMap<String, u64>, shard: Option<Shard>) -> Scan {
     let mut scan = Scan::default();
     let dir = match std::fs::read_dir(&glob.dir) {
         Ok(d) => d,
@@ -52,7 +53,7 @@ pub(super) fn scan(glob: &FileGlob, known: &HashMap<String, u64>) -> Scan {
             Ok(text) => {
                 let hash = text_hash(&text);
                 if known.get(&key) != Some(&hash) {
-                    scan.read.push((key, hash, text));
+                    scan.add_read(key, hash, &text, shard);
                 }
             }
             Err(e) => scan.failed.push((key, format!("cannot read the file: {e}"))),

@@ -5,6 +5,7 @@
 
 use super::{text_hash, Scan};
 use crate::config::discovery::{HttpSd, HttpSdAuth};
+use crate::runtime::Shard;
 use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use std::collections::HashSet;
@@ -12,13 +13,18 @@ use std::collections::HashSet;
 /// Largest answer read: 100,000 realistic entries take about 60 MB.
 const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
-/// Fetches the list once.
-pub(super) async fn fetch(sd: &HttpSd) -> Scan {
+/// Fetches the list once; an answer whose hash is not `known` is cut, keeping the entries
+/// `shard` owns.
+pub(super) async fn fetch(sd: &HttpSd, known: Option<u64>, shard: Option<Shard>) -> Scan {
     let key = sd.shown_url();
     match get(sd).await {
         Ok(text) => {
             let hash = text_hash(&text);
-            Scan { present: Some(HashSet::from([key.clone()])), read: vec![(key, hash, text)], failed: Vec::new() }
+            let mut scan = Scan { present: Some(HashSet::from([key.clone()])), ..Scan::default() };
+            if known != Some(hash) {
+                scan.add_read(key, hash, &text, shard);
+            }
+            scan
         }
         Err(why) => Scan { present: None, read: Vec::new(), failed: vec![(key, why)] },
     }

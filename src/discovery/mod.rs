@@ -138,13 +138,16 @@ impl Discovery {
         let outcome = match &self.sources[i].1 {
             SourceKind::File(glob, _) => {
                 let glob = glob.clone();
-                let known = self.hashes(i);
-                tokio::task::spawn_blocking(move || file::scan(&glob, &known)).await.unwrap_or_else(|e| Scan {
+                let (known, shard) = (self.hashes(i), self.shard);
+                tokio::task::spawn_blocking(move || file::scan(&glob, &known, shard)).await.unwrap_or_else(|e| Scan {
                     failed: vec![(String::new(), format!("the scan failed inside the exporter: {e}"))],
                     ..Scan::default()
                 })
             }
-            SourceKind::Http(sd) => http::fetch(sd).await,
+            SourceKind::Http(sd) => {
+                let known = self.hashes(i).remove(&sd.shown_url());
+                http::fetch(sd, known, self.shard).await
+            }
         };
         self.record(i, outcome, started.elapsed())
     }
@@ -168,17 +171,17 @@ impl Discovery {
             docs.retain(|k, _| present.contains(k));
             changed |= docs.len() != before;
         }
-        for (key, hash, text) in scan.read {
+        for (key, hash, entries) in scan.read {
             let doc = docs.entry(key.clone()).or_default();
             if doc.hash == hash && doc.error.is_none() && !doc.shown.is_empty() {
                 continue;
             }
             doc.shown = key.clone();
             doc.inline_ok = inline_ok;
-            match split_entries(&text, &key) {
+            match entries {
                 Ok(entries) => {
                     changed = true;
-                    doc.entries = entries.into_iter().filter(|e| self.owns(e)).collect();
+                    doc.entries = entries;
                     doc.results.clear();
                     doc.hash = hash;
                     doc.error = None;
@@ -208,15 +211,6 @@ impl Discovery {
             figures.last_success = crate::time::unix_seconds(SystemTime::now());
         }
         changed
-    }
-
-    /// Whether this shard keeps `entry` (entries without a readable name are kept, to be
-    /// refused with the reason).
-    fn owns(&self, entry: &RawEntry) -> bool {
-        match (&self.shard, &entry.name) {
-            (Some(s), Some(n)) => s.owns(n),
-            _ => true,
-        }
     }
 
     /// The effective config: `base` (a freshly loaded main file) or the last good one, plus
@@ -384,10 +378,31 @@ pub(crate) struct Scan {
     /// Every document the source has now (`None`: the source could not be listed, so the
     /// documents known stay).
     present: Option<HashSet<String>>,
-    /// Documents read whose text differs from what was known: key, hash, text.
-    read: Vec<(String, u64, String)>,
+    /// Documents read whose text differs from what was known: key, hash, and the entries this
+    /// shard owns (or why the document could not be cut into entries).
+    read: Vec<(String, u64, Result<Vec<RawEntry>, crate::config::Diagnostic>)>,
     /// Documents that could not be read: key, why.
     failed: Vec<(String, String)>,
+}
+
+impl Scan {
+    /// Adds a document read in full: it is cut into entries at once and only `shard`'s are
+    /// kept, so a scan never holds more than one document's text (a shard of a 100,000-entry
+    /// directory would otherwise hold all of it until the scan ends).
+    fn add_read(&mut self, key: String, hash: u64, text: &str, shard: Option<Shard>) {
+        let entries = split_entries(text, &key)
+            .map(|entries| entries.into_iter().filter(|e| owned_by(shard, e)).collect::<Vec<_>>());
+        self.read.push((key, hash, entries));
+    }
+}
+
+/// Whether `shard` keeps `entry` (entries without a readable name are kept, to be refused with
+/// the reason).
+fn owned_by(shard: Option<Shard>, entry: &RawEntry) -> bool {
+    match (shard, &entry.name) {
+        (Some(s), Some(n)) => s.owns(n),
+        _ => true,
+    }
 }
 
 /// A stable hash of a document's text.
