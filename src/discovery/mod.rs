@@ -460,3 +460,23 @@ fn reason_of(doc: &Doc, e: &RawEntry, d: &crate::config::Diagnostic) -> String {
 fn is_url(shown: &str) -> bool {
     shown.starts_with("http://") || shown.starts_with("https://")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shard keeps its slice of a document, and only the room that slice needs: not room
+    /// for every entry of the document.
+    #[test]
+    fn a_shard_keeps_its_entries_and_only_their_room() {
+        let text: String = (0..1000).map(|i| format!("- {{name: t-{i}, provider: http}}\n")).collect();
+        let shard = Shard { index: 3, count: 10 };
+        let mut scan = Scan::default();
+        scan.add_read("doc.yaml".into(), 1, &text, Some(shard));
+        let Ok(kept) = &scan.read[0].2 else { panic!("the document cuts") };
+        let owned = (0..1000).filter(|i| shard.owns(&format!("t-{i}"))).count();
+        assert_eq!(kept.len(), owned);
+        assert!(kept.iter().all(|e| e.name.as_deref().is_some_and(|n| shard.owns(n))));
+        assert!(kept.capacity() < 2 * owned, "room for {} entries kept for {owned}", kept.capacity());
+    }
+}
