@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 /// An integration's recent probe results, newest first, at most `--history.limit` of them.
 ///
 /// Kept compact because a fleet of 10,000 integrations holds a million entries at the default
-/// limit: each result is packed into 16 bytes, and the details (the reason in words, which
+/// limit: each result is packed into 12 bytes, and the details (the reason in words, which
 /// rarely changes from one probe to the next) are stored once per run of equal text.
 #[derive(Debug, Clone, Default)]
 pub struct History {
@@ -24,51 +24,55 @@ pub struct History {
     details: VecDeque<(u32, Arc<str>)>,
 }
 
-/// One result, packed.
+/// One result, packed into 12 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Packed {
-    /// End of the probe: whole seconds since the epoch (until 2106) and the milliseconds.
+    /// End of the probe: whole seconds since the epoch (until 2106).
     finished_secs: u32,
     /// Main request latency in microseconds, [`NO_LATENCY`] when there was none.
     latency_micros: u32,
-    finished_millis: u16,
-    /// Main request status (0 when none was answered).
-    http_status: u16,
-    /// The status is the reason's ([`Reason::status`]), so it is not stored.
-    reason: Reason,
-    status_changed: bool,
+    /// From the lowest bit: the milliseconds of the end (10 bits), the main request's HTTP
+    /// status (10 bits, 0 when none was answered), the reason's index in [`Reason::ALL`]
+    /// (7 bits; the status is the reason's, [`Reason::status`], so it is not stored) and
+    /// whether the status changed (1 bit).
+    rest: u32,
 }
 
 const NO_LATENCY: u32 = u32::MAX;
+const TEN_BITS: u32 = (1 << 10) - 1;
+const SEVEN_BITS: u32 = (1 << 7) - 1;
+const _: () = assert!(Reason::ALL.len() <= SEVEN_BITS as usize + 1, "the reason's index needs more bits");
 
 impl Packed {
     fn new(result: &ProbeResult, status_changed: bool) -> Packed {
         let since_epoch = result.finished_at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        // Reason::ALL lists every reason.
+        let reason = Reason::ALL.iter().position(|r| *r == result.reason).unwrap_or(0) as u32;
+        // HTTP statuses have three digits (hyper refuses others); saturates otherwise.
+        let http_status = u32::from(result.http_status).min(TEN_BITS);
         Packed {
             finished_secs: u32::try_from(since_epoch.as_secs()).unwrap_or(u32::MAX),
             // Saturates at 71 minutes, far beyond any probe timeout.
             latency_micros: result
                 .api_latency
                 .map_or(NO_LATENCY, |d| u32::try_from(d.as_micros()).unwrap_or(NO_LATENCY - 1)),
-            // subsec_millis() < 1000 always fits.
-            finished_millis: since_epoch.subsec_millis() as u16,
-            http_status: result.http_status,
-            reason: result.reason,
-            status_changed,
+            rest: since_epoch.subsec_millis() | http_status << 10 | reason << 20 | u32::from(status_changed) << 27,
         }
     }
 
     fn unpack(self, detail: &str) -> HistoryEntry<'_> {
+        let reason = Reason::ALL.get((self.rest >> 20 & SEVEN_BITS) as usize).copied().unwrap_or(Reason::Ok);
         HistoryEntry {
             finished_at: SystemTime::UNIX_EPOCH
                 + Duration::from_secs(u64::from(self.finished_secs))
-                + Duration::from_millis(u64::from(self.finished_millis)),
-            status: self.reason.status(),
-            reason: self.reason,
+                + Duration::from_millis(u64::from(self.rest & TEN_BITS)),
+            status: reason.status(),
+            reason,
             detail,
             latency: (self.latency_micros != NO_LATENCY).then(|| Duration::from_micros(u64::from(self.latency_micros))),
-            http_status: self.http_status,
-            status_changed: self.status_changed,
+            // Ten bits always fit.
+            http_status: (self.rest >> 10 & TEN_BITS) as u16,
+            status_changed: self.rest >> 27 & 1 == 1,
         }
     }
 }
@@ -341,8 +345,8 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_packs_into_16_bytes_and_keeps_what_the_result_said() {
-        assert_eq!(std::mem::size_of::<Packed>(), 16);
+    fn an_entry_packs_into_12_bytes_and_keeps_what_the_result_said() {
+        assert_eq!(std::mem::size_of::<Packed>(), 12);
         let finished_at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_796_000_000_123);
         let r = ProbeResult {
             api_latency: Some(Duration::from_micros(48_250)),
@@ -370,6 +374,22 @@ mod tests {
 
     fn result_with(reason: Reason) -> Arc<ProbeResult> {
         Arc::new(ProbeResult::from_failure(Failure::new(reason, reason.describe()), SystemTime::now()))
+    }
+
+    #[test]
+    fn every_reason_status_millisecond_and_flag_survives_the_packing() {
+        for (i, reason) in Reason::ALL.into_iter().enumerate() {
+            for (millis, http_status, changed) in [(0, 0, false), (999, 599, true), (1, 100, i % 2 == 0)] {
+                let finished_at = SystemTime::UNIX_EPOCH + Duration::from_millis(4_294_967_295_000 + millis);
+                let r =
+                    ProbeResult { http_status, ..ProbeResult::from_failure(Failure::new(reason, "x"), finished_at) };
+                let e = Packed::new(&r, changed).unpack("x");
+                assert_eq!(
+                    (e.reason, e.status, e.finished_at, e.http_status, e.status_changed),
+                    (reason, reason.status(), finished_at, http_status, changed)
+                );
+            }
+        }
     }
 
     #[test]
