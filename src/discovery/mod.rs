@@ -63,6 +63,9 @@ struct Doc {
     error: Option<Refusal>,
     /// Whether entries may carry inline secrets (a local file, an HTTPS or loopback URL).
     inline_ok: bool,
+    /// Whether the entries' texts were let go after validation (a file's: it can be read
+    /// again when `global:` changes; an HTTP answer cannot, and keeps them).
+    texts_dropped: bool,
 }
 
 #[derive(Debug, Default)]
@@ -158,12 +161,15 @@ impl Discovery {
 
     /// Folds one scan of source `i` into the state; true when anything changed.
     fn record(&self, i: usize, scan: Scan, took: Duration) -> bool {
+        self.record_locked(&mut self.lock(), i, scan, took)
+    }
+
+    fn record_locked(&self, state: &mut State, i: usize, scan: Scan, took: Duration) -> bool {
         let label = self.sources[i].0.clone();
         let inline_ok = match &self.sources[i].1 {
             SourceKind::File(..) => true,
             SourceKind::Http(sd) => sd.may_carry_inline_secrets(),
         };
-        let mut state = self.lock();
         let (mut changed, mut unparsable) = (false, false);
         let docs = &mut state.docs[i];
         if let Some(present) = &scan.present {
@@ -182,6 +188,7 @@ impl Discovery {
                 Ok(entries) => {
                     changed = true;
                     doc.entries = entries;
+                    doc.texts_dropped = false;
                     doc.results.clear();
                     doc.hash = hash;
                     doc.error = None;
@@ -226,7 +233,11 @@ impl Discovery {
         let base = state.base.clone()?;
         let key = format!("{:?}", base.global);
         if key != state.global_key {
-            state.docs.iter_mut().flat_map(|d| d.values_mut()).for_each(|d| d.results.clear());
+            self.read_files_again(&mut state);
+            // A document whose texts are gone and could not be read again keeps its entries
+            // as validated before (and its read error is listed).
+            let docs = state.docs.iter_mut().flat_map(|d| d.values_mut());
+            docs.filter(|d| !d.texts_dropped).for_each(|d| d.results.clear());
             state.global_key = key;
         }
         let mut owners: HashMap<String, String> =
@@ -271,6 +282,27 @@ impl Discovery {
         state.logged = refused.iter().map(|r| r.reason.clone()).collect();
         state.refused = refused;
         Some(Config { global: base.global.clone(), integrations, discovery: base.discovery.clone() })
+    }
+
+    /// Reads again, for a new `global:`, the files whose entries' texts were let go.
+    fn read_files_again(&self, state: &mut State) {
+        for (i, (_, kind)) in self.sources.iter().enumerate() {
+            let SourceKind::File(glob, _) = kind else { continue };
+            let docs = &mut state.docs[i];
+            if !docs.values().any(|d| d.texts_dropped) {
+                continue;
+            }
+            let known: HashMap<String, u64> = docs
+                .iter()
+                .filter(|(_, d)| !d.texts_dropped && d.error.is_none())
+                .map(|(k, d)| (k.clone(), d.hash))
+                .collect();
+            // Forgotten, so that the fold takes the new read even where the text is the same.
+            docs.values_mut().filter(|d| d.texts_dropped).for_each(|d| d.hash = 0);
+            let started = std::time::Instant::now();
+            let scan = file::scan(glob, &known, self.shard);
+            self.record_locked(state, i, scan, started.elapsed());
+        }
     }
 
     /// The figures of every source, for `/metrics`.
@@ -436,6 +468,12 @@ fn validate(doc: &mut Doc, label: &str, global: &crate::config::GlobalConfig) {
         }
     });
     doc.results = results.collect();
+    // A file can be read again if `global:` changes: its entries' texts (megabytes for a
+    // fleet) are not kept meanwhile.
+    if !is_url(&doc.shown) {
+        doc.entries.iter_mut().for_each(|e| e.text = String::new());
+        doc.texts_dropped = true;
+    }
 }
 
 /// Where an entry is: `file:line:column`, or `URL entry #N` for an HTTP answer.
@@ -478,5 +516,20 @@ mod tests {
         assert_eq!(kept.len(), owned);
         assert!(kept.iter().all(|e| e.name.as_deref().is_some_and(|n| shard.owns(n))));
         assert!(kept.capacity() < 2 * owned, "room for {} entries kept for {owned}", kept.capacity());
+    }
+
+    /// Once validated, a file's entries let their texts go (the file can be read again); an
+    /// HTTP answer's keep theirs (it cannot).
+    #[test]
+    fn validated_file_entries_let_their_texts_go_and_http_entries_keep_them() {
+        let text = "- {name: a, provider: http, base_url: 'http://127.0.0.1:9', auth: {type: bearer, token: t}, check: {path: /}}\n";
+        for (key, dropped) in [("sd/a.yaml", true), ("http://127.0.0.1:9/sd", false)] {
+            let entries = split_entries(text, key).expect("cuts");
+            let mut doc = Doc { shown: key.into(), entries, inline_ok: true, ..Doc::default() };
+            validate(&mut doc, "src", &crate::config::GlobalConfig::default());
+            assert!(matches!(doc.results.as_slice(), [Ok(c)] if c.name == "a"), "{key}: {:?}", doc.results);
+            assert_eq!(doc.texts_dropped, dropped, "{key}");
+            assert_eq!(doc.entries[0].text.is_empty(), dropped, "{key}");
+        }
     }
 }
