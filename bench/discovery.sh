@@ -94,7 +94,11 @@ main_config() { sed '/^integrations:/,$d' "$WORK/fleet.yml"; printf '%s\n' "$1";
 result_after() {
   local deadline=$((SECONDS + 30)) at
   while [ $SECONDS -lt $deadline ]; do
-    at=$(curl -sf "http://127.0.0.1:$1/api/v1/integrations/$2" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("finished_at") or 0)')
+    # finished_at is RFC 3339 in the JSON API (src/runtime/view.rs); compared as unix seconds.
+    at=$(curl -sf "http://127.0.0.1:$1/api/v1/integrations/$2" | python3 -c '
+import datetime, json, sys
+at = json.load(sys.stdin).get("finished_at")
+print(datetime.datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp() if at else 0)')
     if awk -v a="$at" -v t="$3" 'BEGIN {exit !(a > t)}'; then
       calc "$at - $3" 3
       return
