@@ -101,3 +101,20 @@ fn a_discovered_document_nested_too_deep_is_refused_with_where() {
     let err = bounded(move || split_entries(&bomb, "sd/bomb.yaml")).unwrap_err();
     assert!(err.to_string().starts_with("sd/bomb.yaml:") && err.message.contains("alias bomb"), "{err}");
 }
+
+/// Ordinary aliases stay accepted: a fleet of 10,000 sharing one `auth:` and one set of labels
+/// through anchors expands to a few times its size, well inside the budget.
+#[test]
+fn a_fleet_sharing_its_auth_and_labels_through_aliases_loads() {
+    let mut s = String::from(
+        "global:\n  labels: {env: prod}\nintegrations:\n  - {name: c-first, provider: stripe, auth: &auth {type: bearer, token_file: /run/secrets/t}, labels: &labels {team: a, plan: b}}\n",
+    );
+    for i in 1..10_000 {
+        s.push_str(&format!("  - {{name: c-{i:05}, provider: stripe, auth: *auth, labels: *labels}}\n"));
+    }
+    let loaded = bounded(move || Config::parse(&s, "fleet.yml"));
+    match loaded {
+        Ok(c) => assert_eq!(c.integrations.len(), 10_000),
+        Err(e) => panic!("a fleet with ordinary aliases was refused: {e}"),
+    }
+}

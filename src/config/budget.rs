@@ -2,9 +2,12 @@
 //!
 //! serde-saphyr's defaults (250,000 nodes, 1,000,000 events) refuse a realistic config of about
 //! 5,000 integrations. Without aliases, a document cannot hold more nodes than it has bytes, so
-//! the node, event and scalar budgets grow with the text; what expands beyond the text is
-//! aliases, and their budgets (count, recorded events, the alias/anchor ratio) stay at the
-//! defaults, as does the nesting depth. An alias bomb or a 10,000-deep nesting is still refused.
+//! the node, event and scalar budgets grow with the text. What expands beyond the text is
+//! aliases: [`Expansion`] bounds what they expand to by the document's size before serde reads
+//! anything (the schema pass's walk for the main file, [`precheck`] for a discovered document),
+//! so serde's own alias heuristics are relaxed: its alias/anchor ratio would refuse a fleet that
+//! shares one `auth: &auth` through `*auth` (one anchor, thousands of aliases). The nesting
+//! depth stays at the default. An alias bomb or a 10,000-deep nesting is still refused.
 
 use serde_saphyr::{Budget, Options};
 
@@ -15,6 +18,8 @@ pub fn options(text: &str) -> Options {
     budget.max_nodes = budget.max_nodes.max(len);
     budget.max_events = budget.max_events.max(len.saturating_mul(2));
     budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len);
+    budget.max_aliases = budget.max_aliases.max(len);
+    budget.enforce_alias_anchor_ratio = false;
     let mut options = Options::default();
     options.budget = Some(budget);
     options

@@ -36,7 +36,7 @@ pub enum ScopesKnown {
 impl ScopesKnown {
     /// `Ok` when scopes can be read with `auth`, else why not.
     pub fn check(self, auth: &Auth) -> Result<(), &'static str> {
-        let grant = !matches!(auth, Auth::Bearer { .. } | Auth::Basic { .. } | Auth::Header { .. });
+        let grant = !auth.auth_type().is_static();
         match self {
             ScopesKnown::Always => Ok(()),
             ScopesKnown::Never(why) => Err(why),

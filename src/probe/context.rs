@@ -248,11 +248,6 @@ impl<'a> ProbeContext<'a> {
         self.integration
     }
 
-    /// The description of the provider being probed.
-    pub fn description(&self) -> &'static super::Description {
-        self.description
-    }
-
     /// `base_url` with `path` appended (a base path such as `/api/v2` is kept).
     pub fn url(&self, path: &str) -> url::Url {
         join_url(&self.integration.base_url, path)

@@ -132,11 +132,6 @@ impl Registry {
     pub fn get(&self, name: &str) -> Option<&'static dyn Provider> {
         self.providers.iter().copied().find(|p| p.name() == name)
     }
-
-    /// Every provider.
-    pub fn all(&self) -> &[&'static dyn Provider] {
-        &self.providers
-    }
 }
 
 impl ProviderCatalog for Registry {

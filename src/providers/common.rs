@@ -109,7 +109,7 @@ pub fn retry_after_epoch(cx: &mut ProbeContext<'_>, resp: &ApiResponse, header: 
 /// own expiry is the credential's. With an OAuth grant the exporter renews the access token
 /// itself and only the long-lived grant's expiry counts (SPEC §6).
 pub fn static_secret(auth: &Auth) -> bool {
-    matches!(auth, Auth::Bearer { .. } | Auth::Basic { .. } | Auth::Header { .. })
+    auth.auth_type().is_static()
 }
 
 /// The claims of a JWT, decoded without verifying the signature: only for reading what the

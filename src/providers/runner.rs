@@ -124,7 +124,13 @@ impl ErrorTable {
     /// none matches.
     pub fn lookup(&self, resp: &ApiResponse) -> Option<Failure> {
         let json = resp.json_opt().unwrap_or_default();
-        let code = self.code_at.split('|').map(|at| code(&json, at)).find(|c| !c.is_empty()).unwrap_or_default();
+        let code = self
+            .code_at
+            .split('|')
+            .filter(|at| !at.is_empty())
+            .map(|at| code(&json, at))
+            .find(|c| !c.is_empty())
+            .unwrap_or_default();
         let full = self.message_at.split('|').find_map(|at| text(&json, at)).unwrap_or("");
         let message = short(full);
         // Rows look for their words in the whole message, not the part a detail shows.
