@@ -493,7 +493,7 @@ fn discovery_families(d: &DiscoverySnapshot, enc: &mut DescriptorEncoder, format
     for (name, help, value) in gauges {
         let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
         for (source, f) in &d.sources {
-            family.encode_family(&vec![("source", source.as_str())])?.encode_gauge(&value(f))?;
+            family.encode_family(&[("source", source.as_str())])?.encode_gauge(&value(f))?;
         }
     }
     let mut family = counter_family(
@@ -503,7 +503,7 @@ fn discovery_families(d: &DiscoverySnapshot, enc: &mut DescriptorEncoder, format
         format,
     )?;
     for (source, f) in &d.sources {
-        counter_sample(&mut family, &vec![("source", source.as_str())], &f.failures, format)?;
+        counter_sample(&mut family, &[("source", source.as_str())], &f.failures, format)?;
     }
     Ok(())
 }
@@ -518,7 +518,7 @@ fn webhook_families(w: &WebhookSnapshot, enc: &mut DescriptorEncoder, format: Fo
         )?;
         for ((provider, event_type, outcome), n) in &w.counts {
             let labels = [("provider", *provider), ("event_type", *event_type), ("outcome", *outcome)];
-            counter_sample(&mut family, &labels.to_vec(), n, format)?;
+            counter_sample(&mut family, &labels, n, format)?;
         }
     }
     if !w.integrations.is_empty() {

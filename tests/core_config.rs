@@ -760,15 +760,22 @@ fn webhook_block_keys_are_checked_like_every_other_block_and_a_numeric_secret_is
 /// webhook signing secret), and only with them.
 #[test]
 fn the_fingerprint_follows_every_value_including_redacted_ones() {
-    let fingerprint = |token: &str, key: &str, signing: &str| {
-        let text = format!(
-            "integrations:\n  - name: a\n    provider: http\n    base_url: https://api.example.com\n    auth: {{type: bearer, token: {token}}}\n    check: {{path: '/me?api_key={key}'}}\n  - name: s\n    provider: stripe\n    auth: {{type: bearer, token: sk_test_x}}\n    webhook: {{secret: {signing}}}\n"
-        );
-        let c = Config::parse(&text, "f.yml").expect("valid");
+    let parse = |text: &str| {
+        let c = Config::parse(text, "f.yml").expect("valid");
         (c.integrations[0].fingerprint, c.integrations[1].fingerprint)
     };
+    let text = |host: &str, token: &str, key: &str, signing: &str| {
+        format!(
+            "integrations:\n  - name: a\n    provider: http\n    base_url: https://{host}\n    auth: {{type: bearer, token: {token}}}\n    check: {{path: '/me?api_key={key}'}}\n  - name: s\n    provider: stripe\n    auth: {{type: bearer, token: sk_test_x}}\n    webhook: {{secret: {signing}}}\n"
+        )
+    };
+    let fingerprint = |token: &str, key: &str, signing: &str| parse(&text("api.example.com", token, key, signing));
     let base = fingerprint("t1", "k1", "whsec_1");
     assert_eq!(fingerprint("t1", "k1", "whsec_1"), base, "the same config, the same fingerprints");
+    assert_ne!(parse(&text("api2.example.com", "t1", "k1", "whsec_1")).0, base.0, "a plain value: base_url");
+    // The same values written in block style: the fingerprint is of the values, not the text.
+    let block = "integrations:\n  - name: a\n    provider: http\n    base_url: https://api.example.com\n    auth:\n      type: bearer\n      token: t1\n    check:\n      path: '/me?api_key=k1'\n  - name: s\n    provider: stripe\n    auth:\n      type: bearer\n      token: sk_test_x\n    webhook:\n      secret: whsec_1\n";
+    assert_eq!(parse(block), base, "the same values in block style");
     assert_ne!(fingerprint("t2", "k1", "whsec_1").0, base.0, "inline token");
     assert_ne!(fingerprint("t1", "k2", "whsec_1").0, base.0, "a secret query parameter of the check path");
     assert_ne!(fingerprint("t1", "k1", "whsec_2").1, base.1, "an inline webhook signing secret");

@@ -129,8 +129,16 @@ fn inline_secrets_are_refused_from_plain_http_on_a_network_address_and_accepted_
             );
         }
         assert!(!probed("remote-inline").await, "the refused entry's secret was sent to its upstream");
-        let (_, _, m) = get(&ex.url("/metrics"), None).await;
-        let (_, _, c) = get(&ex.url("/config"), None).await;
+        let (status, _, m) = get(&ex.url("/metrics"), None).await;
+        assert_eq!(status, 200, "{m}");
+        let (status, _, c) = get(&ex.url("/config"), None).await;
+        assert_eq!(status, 200, "{c}");
+        // Whenever it might have been sent, no request ever carried the refused secret.
+        let requests = target.received_requests().await.unwrap_or_default();
+        let carried = requests
+            .iter()
+            .any(|r| r.headers.values().any(|v| v.as_bytes().windows(19).any(|w| w == b"sk_inline_LEAKCHECK")));
+        assert!(!carried, "the refused entry's secret was sent upstream");
         (m, c)
     });
 
@@ -155,8 +163,8 @@ fn inline_secrets_are_refused_from_plain_http_on_a_network_address_and_accepted_
 
     let at = format!("{}/sd entry #0", remote.uri());
     assert!(
-        config.contains(&at) && config.contains("inline secret is refused"),
-        "/config does not list {at}:\n{config}"
+        config.lines().any(|l| l.contains(&at) && l.contains("inline secret is refused")),
+        "/config does not list {at} as refused for its inline secret:\n{config}"
     );
     let log = ex.log();
     assert!(

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 const FORBIDDEN: &[(&str, &[&str])] = &[
     ("config/", &["probe/", "providers/", "runtime/", "server/", "metrics.rs", "cli.rs", "webhook/"]),
     ("probe/", &["providers/", "runtime/", "server/", "metrics.rs", "cli.rs"]),
-    ("runtime/", &["server/", "metrics.rs", "cli.rs"]),
+    ("providers/", &["runtime/", "server/", "metrics.rs", "cli.rs", "discovery/", "webhook/"]),
+    ("runtime/", &["server/", "metrics.rs", "cli.rs", "discovery/", "webhook/"]),
+    ("discovery/", &["server/", "metrics.rs", "cli.rs", "webhook/"]),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;

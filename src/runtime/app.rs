@@ -8,7 +8,7 @@ use super::permits::Permits;
 use super::reload::{ConfigSource, Configs, Discovered};
 use super::shard::Shard;
 use super::stats::{ExporterStats, OnDemandCounters, Snapshot, WebhookFigures};
-use super::store::Store;
+use super::store::{IntegrationState, Store};
 use crate::config::{Config, ConfigError, IntegrationConfig};
 use crate::probe::{Engine, Failure, ProbeParts, ProbeResult};
 use crate::reason::{Reason, Status};
@@ -108,11 +108,6 @@ impl App {
         self.engine.set_registry(registry);
     }
 
-    /// The URL set by [`App::set_external_url`], without a trailing slash.
-    pub fn external_url(&self) -> Option<&str> {
-        self.external_url.get().map(String::as_str)
-    }
-
     /// The current config.
     pub fn config(&self) -> Arc<Config> {
         self.configs.current()
@@ -179,14 +174,16 @@ impl App {
 
     /// The latest result of `name` while it is fresh by `reuse`'s rule.
     fn fresh_result(&self, name: &str, reuse: Reuse) -> Option<Arc<ProbeResult>> {
+        // A background probe never reuses: no need to look the integration up.
+        if reuse == Reuse::Never {
+            return None;
+        }
         let state = self.store.get(name)?;
-        let until = match reuse {
-            Reuse::Never => return None,
-            Reuse::Fresh => state.fresh_until()?,
-            Reuse::MinInterval => {
-                let mpi = state.config.settings.min_probe_interval;
-                (!mpi.is_zero()).then(|| state.last.as_ref().map(|l| l.finished_at + mpi)).flatten()?
-            }
+        let until = if reuse == Reuse::Fresh {
+            state.fresh_until()?
+        } else {
+            let mpi = state.config.settings.min_probe_interval;
+            (!mpi.is_zero()).then(|| state.last.as_ref().map(|l| l.finished_at + mpi)).flatten()?
         };
         state.last.clone().filter(|_| SystemTime::now() < until)
     }
@@ -254,6 +251,11 @@ impl App {
 
     /// The exporter's own figures.
     pub fn exporter_stats(&self) -> ExporterStats {
+        self.exporter_stats_of(&self.store.snapshot())
+    }
+
+    /// The exporter's own figures, those about integrations read from `states`.
+    fn exporter_stats_of(&self, states: &[Arc<IntegrationState>]) -> ExporterStats {
         let (ok, at) = self.configs.last_reload();
         ExporterStats {
             reload_successful: ok,
@@ -261,14 +263,16 @@ impl App {
             ondemand: self.ondemand.read(),
             process: crate::process_metrics::read(unix_seconds(self.started)),
             external_url: self.external_url.get().cloned(),
-            webhooks: self.webhooks.get().map(|w| w.snapshot(&self.store)),
+            webhooks: self.webhooks.get().map(|w| w.snapshot(states)),
             discovery: self.configs.discovered().map(|d| d.snapshot()),
         }
     }
 
     /// Snapshot for `/metrics`.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot { integrations: self.store.snapshot(), exporter: Some(self.exporter_stats()) }
+        let integrations = self.store.snapshot();
+        let exporter = self.exporter_stats_of(&integrations);
+        Snapshot { integrations, exporter: Some(exporter) }
     }
 }
 

@@ -2,7 +2,7 @@
 //! the exporter's own [`ExporterStats`]. The metrics module only reads them.
 
 use super::inflight::OnDemand;
-use super::store::{IntegrationState, Store};
+use super::store::IntegrationState;
 use crate::process_metrics::ProcessStats;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -105,8 +105,9 @@ impl OnDemandCounters {
 /// Figures the webhook receiver keeps and `/metrics` shows. The runtime holds them for the
 /// scrape without depending on the receiver (which depends on the runtime).
 pub trait WebhookFigures: std::fmt::Debug + Send + Sync {
-    /// The figures for one scrape, read against the store.
-    fn snapshot(&self, store: &Store) -> WebhookSnapshot;
+    /// The figures for one scrape, read against the scrape's own snapshot of the store
+    /// (`states`, ordered by name), so both agree.
+    fn snapshot(&self, states: &[Arc<IntegrationState>]) -> WebhookSnapshot;
 }
 
 /// One integration's webhook figures.

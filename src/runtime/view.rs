@@ -216,6 +216,11 @@ impl Counts {
 impl ProbeView {
     /// `name`'s result `r`, with the step log.
     pub fn of(name: &str, r: &ProbeResult) -> ProbeView {
+        ProbeView { steps: Some(r.steps.iter().map(StepView::of).collect()), ..ProbeView::head(name, r) }
+    }
+
+    /// `name`'s result `r` without the step log (lists show no steps: none is built).
+    fn head(name: &str, r: &ProbeResult) -> ProbeView {
         ProbeView {
             name: name.to_string(),
             status: r.status,
@@ -235,7 +240,7 @@ impl ProbeView {
             rate_limit: r.rate_limit.map(|l| RateLimitView { remaining: l.remaining, limit: l.limit }),
             identity: r.identity.clone(),
             finished_at: Some(rfc3339(r.finished_at)),
-            steps: Some(r.steps.iter().map(StepView::of).collect()),
+            steps: None,
         }
     }
 
@@ -293,10 +298,11 @@ impl IntegrationView {
     /// answer shows exactly the result it got).
     pub fn of(s: &IntegrationState, last: Option<&ProbeResult>, detail: Detail) -> IntegrationView {
         let name = s.config.name.as_str();
-        let mut probe = last.map_or_else(|| ProbeView::not_probed(name), |r| ProbeView::of(name, r));
-        if detail == Detail::Compact {
-            probe.steps = None;
-        }
+        let probe = match last {
+            None => ProbeView::not_probed(name),
+            Some(r) if detail == Detail::Compact => ProbeView::head(name, r),
+            Some(r) => ProbeView::of(name, r),
+        };
         let missing = |required: bool| -> Vec<String> {
             last.map(|r| {
                 r.scopes.iter().filter(|c| c.required == required && !c.granted).map(|c| c.scope.clone()).collect()

@@ -186,9 +186,8 @@ struct Page<'a> {
 
 impl Page<'_> {
     fn render(&self, probed: Option<&IntegrationState>, cached: bool) -> Markup {
-        let count = |s: Status| self.all.iter().filter(|i| i.status() == s).count();
-        let (healthy, warning, error, unknown) =
-            (count(Status::Healthy), count(Status::Warning), count(Status::Error), count(Status::Unknown));
+        let crate::runtime::view::Counts { healthy, warning, error, unknown } =
+            crate::runtime::view::Counts::of(self.all);
         let title = match (error, warning) {
             (0, 0) => "Integration health".to_string(),
             (0, w) => format!("{w} warning · Integration health"),

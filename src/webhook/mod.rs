@@ -40,7 +40,7 @@ pub use crate::config::webhook::WebhookConfig;
 
 use crate::probe::{Failure, ProbeResult};
 use crate::reason::Reason;
-use crate::runtime::{App, Store, WebhookFigures};
+use crate::runtime::{App, IntegrationState, WebhookFigures};
 pub use crate::runtime::{IntegrationEvents, WebhookSnapshot};
 use crate::time::unix_seconds;
 use bytes::Bytes;
@@ -351,17 +351,21 @@ impl Stats {
         }
     }
 
-    /// The figures for one scrape; the "change from an event" flag is read against the store,
-    /// so a later scheduled probe that changes the status again clears it.
-    pub fn snapshot(&self, store: &Store) -> WebhookSnapshot {
+    /// The figures for one scrape; the "change from an event" flag is read against `states`
+    /// (the scrape's snapshot, ordered by name), so a later scheduled probe that changes the
+    /// status again clears it.
+    fn figures(&self, states: &[Arc<IntegrationState>]) -> WebhookSnapshot {
         let counts = lock(&self.counts).iter().map(|(k, v)| (*k, *v)).collect();
-        let marks: Vec<(String, Marks)> = lock(&self.marks).iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let marks = lock(&self.marks);
         let mut integrations: Vec<IntegrationEvents> = marks
-            .into_iter()
+            .iter()
             .filter_map(|(name, m)| {
-                let state = store.get(&name)?;
-                let mut labels =
-                    vec![("integration".to_string(), name), ("provider".into(), state.config.provider.name().into())];
+                let at = states.binary_search_by(|s| s.config.name.as_str().cmp(name)).ok()?;
+                let state = &states[at];
+                let mut labels = vec![
+                    ("integration".to_string(), name.clone()),
+                    ("provider".into(), state.config.provider.name().into()),
+                ];
                 labels.extend(state.config.labels.iter().cloned());
                 Some(IntegrationEvents {
                     labels,
@@ -376,8 +380,8 @@ impl Stats {
 }
 
 impl WebhookFigures for Stats {
-    fn snapshot(&self, store: &Store) -> WebhookSnapshot {
-        Stats::snapshot(self, store)
+    fn snapshot(&self, states: &[Arc<IntegrationState>]) -> WebhookSnapshot {
+        self.figures(states)
     }
 }
 
