@@ -63,9 +63,14 @@ struct Doc {
     error: Option<Refusal>,
     /// Whether entries may carry inline secrets (a local file, an HTTPS or loopback URL).
     inline_ok: bool,
-    /// Whether the entries' texts were let go after validation (a file's: it can be read
-    /// again when `global:` changes; an HTTP answer cannot, and keeps them).
-    texts_dropped: bool,
+}
+
+impl Doc {
+    /// Whether the entries' texts were let go: a file's are once validated (it can be read
+    /// again when `global:` changes); an HTTP answer's never are (it cannot).
+    fn texts_dropped(&self) -> bool {
+        !is_url(&self.shown) && !self.entries.is_empty() && self.results.len() == self.entries.len()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -188,7 +193,6 @@ impl Discovery {
                 Ok(entries) => {
                     changed = true;
                     doc.entries = entries;
-                    doc.texts_dropped = false;
                     doc.results.clear();
                     doc.hash = hash;
                     doc.error = None;
@@ -237,7 +241,7 @@ impl Discovery {
             // A document whose texts are gone and could not be read again keeps its entries
             // as validated before (and its read error is listed).
             let docs = state.docs.iter_mut().flat_map(|d| d.values_mut());
-            docs.filter(|d| !d.texts_dropped).for_each(|d| d.results.clear());
+            docs.filter(|d| !d.texts_dropped()).for_each(|d| d.results.clear());
             state.global_key = key;
         }
         let mut owners: HashMap<String, String> =
@@ -289,16 +293,16 @@ impl Discovery {
         for (i, (_, kind)) in self.sources.iter().enumerate() {
             let SourceKind::File(glob, _) = kind else { continue };
             let docs = &mut state.docs[i];
-            if !docs.values().any(|d| d.texts_dropped) {
+            if !docs.values().any(Doc::texts_dropped) {
                 continue;
             }
             let known: HashMap<String, u64> = docs
                 .iter()
-                .filter(|(_, d)| !d.texts_dropped && d.error.is_none())
+                .filter(|(_, d)| !d.texts_dropped() && d.error.is_none())
                 .map(|(k, d)| (k.clone(), d.hash))
                 .collect();
             // Forgotten, so that the fold takes the new read even where the text is the same.
-            docs.values_mut().filter(|d| d.texts_dropped).for_each(|d| d.hash = 0);
+            docs.values_mut().filter(|d| d.texts_dropped()).for_each(|d| d.hash = 0);
             let started = std::time::Instant::now();
             let scan = file::scan(glob, &known, self.shard);
             self.record_locked(state, i, scan, started.elapsed());
@@ -470,9 +474,8 @@ fn validate(doc: &mut Doc, label: &str, global: &crate::config::GlobalConfig) {
     doc.results = results.collect();
     // A file can be read again if `global:` changes: its entries' texts (megabytes for a
     // fleet) are not kept meanwhile.
-    if !is_url(&doc.shown) {
+    if doc.texts_dropped() {
         doc.entries.iter_mut().for_each(|e| e.text = String::new());
-        doc.texts_dropped = true;
     }
 }
 
@@ -528,7 +531,7 @@ mod tests {
             let mut doc = Doc { shown: key.into(), entries, inline_ok: true, ..Doc::default() };
             validate(&mut doc, "src", &crate::config::GlobalConfig::default());
             assert!(matches!(doc.results.as_slice(), [Ok(c)] if c.name == "a"), "{key}: {:?}", doc.results);
-            assert_eq!(doc.texts_dropped, dropped, "{key}");
+            assert_eq!(doc.texts_dropped(), dropped, "{key}");
             assert_eq!(doc.entries[0].text.is_empty(), dropped, "{key}");
         }
     }
