@@ -8,6 +8,7 @@
 
 use super::duration::{parse_duration, RawDuration};
 use super::raw::{RawFileSd, RawHttpSd, RawIntegration};
+use super::text::ByteCursor;
 use super::{
     budget, plain_parse_message, schema, secret, Diagnostic, GlobalConfig, IntegrationConfig, ProviderCatalog,
     SecretSource, TlsConfig, Validator,
@@ -303,7 +304,7 @@ pub fn split_entries(text: &str, file: &str) -> Result<Vec<RawEntry>, Diagnostic
     let mut events = Parser::new_from_str(text);
     let mut entries = Vec::new();
     // Two cursors, each only moving forward: entries' starts and ends, and closing events.
-    let (mut cursor, mut brackets) = (ByteCursor::new(text), ByteCursor::new(text));
+    let (mut cursor, mut brackets) = (ByteCursor::default(), ByteCursor::default());
     // Nesting below the top-level list; 0 between entries.
     let mut depth = 0usize;
     let mut current: Option<Cut> = None;
@@ -349,7 +350,7 @@ pub fn split_entries(text: &str, file: &str) -> Result<Vec<RawEntry>, Diagnostic
                 } else if closes {
                     depth -= 1;
                 }
-                cut.end = cut.end.max(if closes { closing_end(text, &mut brackets, start) } else { end });
+                cut.end = cut.end.max(if closes { brackets.closing_end(text, start) } else { end });
                 if depth == 0 {
                     if let Some(c) = current.take() {
                         entries.push(c.finish(text, &mut cursor));
@@ -365,41 +366,6 @@ pub fn split_entries(text: &str, file: &str) -> Result<Vec<RawEntry>, Diagnostic
 
 fn not_a_list() -> String {
     "a discovered document must be a list of integration entries (the schema of integrations:)".into()
-}
-
-/// Where a closing bracket at character `at` ends, or 0 for a block collection (no bracket).
-fn closing_end(text: &str, cursor: &mut ByteCursor, at: usize) -> usize {
-    let b = cursor.byte(text, at);
-    match text.as_bytes().get(b) {
-        Some(b'}' | b']') => at + 1,
-        _ => 0,
-    }
-}
-
-/// Character index → byte offset, for indices that mostly grow (a document is read in order).
-struct ByteCursor {
-    chars: usize,
-    bytes: usize,
-}
-
-impl ByteCursor {
-    fn new(_: &str) -> Self {
-        ByteCursor { chars: 0, bytes: 0 }
-    }
-
-    fn byte(&mut self, text: &str, char_index: usize) -> usize {
-        if char_index < self.chars {
-            *self = ByteCursor { chars: 0, bytes: 0 };
-        }
-        for c in text[self.bytes..].chars() {
-            if self.chars == char_index {
-                break;
-            }
-            self.chars += 1;
-            self.bytes += c.len_utf8();
-        }
-        self.bytes
-    }
 }
 
 /// An entry being cut out: where it starts and ends, and its name when seen.

@@ -13,6 +13,7 @@ mod raw;
 pub mod schema;
 pub mod secret;
 pub mod settings;
+mod text;
 pub mod view;
 pub mod webhook;
 

@@ -17,6 +17,7 @@ use super::budget;
 use super::duration::parse_duration;
 use super::raw;
 use super::settings::{self, Kind};
+use super::text::ByteCursor;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
 use std::ops::Range;
@@ -68,30 +69,6 @@ enum NodeKind {
     Alias,
 }
 
-/// The document's characters by index (the parser's spans count characters): the bytes
-/// themselves when the text is ASCII, as a config almost always is, else a copy as `char`s.
-enum CharIndex<'a> {
-    Ascii(&'a [u8]),
-    Wide(Vec<char>),
-}
-
-impl CharIndex<'_> {
-    fn of(text: &str) -> CharIndex<'_> {
-        if text.is_ascii() {
-            CharIndex::Ascii(text.as_bytes())
-        } else {
-            CharIndex::Wide(text.chars().collect())
-        }
-    }
-
-    fn get(&self, i: usize) -> Option<char> {
-        match self {
-            CharIndex::Ascii(b) => b.get(i).map(|&c| c as char),
-            CharIndex::Wide(c) => c.get(i).copied(),
-        }
-    }
-}
-
 /// The node tree, or why the document was refused before anything reads it further.
 enum Tree {
     /// The document (`None`: the YAML itself is malformed and serde reports the syntax error
@@ -107,7 +84,8 @@ enum Tree {
 fn tree(source: &str) -> Tree {
     let mut builder = Builder {
         events: Parser::new_from_str(source),
-        text: CharIndex::of(source),
+        text: source,
+        brackets: ByteCursor::default(),
         expansion: budget::Expansion::new(source),
         depth: 0,
         breach: None,
@@ -130,7 +108,9 @@ type Events<'a> = Parser<'a, serde_saphyr::granit_parser::StrInput<'a>>;
 /// Builds the tree from the parser's events, counting nesting and what aliases expand to.
 struct Builder<'a> {
     events: Events<'a>,
-    text: CharIndex<'a>,
+    text: &'a str,
+    /// Where the closing brackets are: the end events come in document order.
+    brackets: ByteCursor,
     expansion: budget::Expansion,
     depth: usize,
     /// Set when the document breaks a budget; the walk then stops (every step returns `None`).
@@ -162,16 +142,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Where a flow collection's closing bracket ends (a block collection has none: 0).
-    fn closing_end(&self, span: &Span, bracket: char) -> usize {
-        let at = span.start.index();
-        if self.text.get(at) == Some(bracket) {
-            at + 1
-        } else {
-            0
-        }
-    }
-
     /// The node `event` starts; adds what it expands to to its parent's `size`.
     fn node(&mut self, event: Event<'a>, span: Span, size: &mut u64) -> Option<Node> {
         let pos = pos_of(&span);
@@ -189,7 +159,7 @@ impl<'a> Builder<'a> {
                 loop {
                     let (e, s) = self.next()?;
                     if matches!(e, Event::SequenceEnd) {
-                        end = end.max(self.closing_end(&s, ']'));
+                        end = end.max(self.brackets.closing_end(self.text, s.start.index()));
                         break;
                     }
                     let item = self.node(e, s, &mut own)?;
@@ -205,7 +175,7 @@ impl<'a> Builder<'a> {
                 loop {
                     let (e, s) = self.next()?;
                     if matches!(e, Event::MappingEnd) {
-                        end = end.max(self.closing_end(&s, '}'));
+                        end = end.max(self.brackets.closing_end(self.text, s.start.index()));
                         break;
                     }
                     let key = self.node(e, s, &mut own)?;
@@ -402,7 +372,7 @@ pub fn check(text: &str) -> Result<SchemaReport, budget::Breach> {
         Tree::Parsed(Some(root)) if !is_null(&root) => {
             walk.value(&root, Expect::Struct(Shape::File), "", "");
             let report = &mut walk.report;
-            fill_emptied(&root, &CharIndex::of(text), &report.blank, &mut report.fill);
+            fill_emptied(&root, text, &mut ByteCursor::default(), &report.blank, &mut report.fill);
         }
         Tree::Parsed(_) => {}
     }
@@ -417,45 +387,47 @@ pub fn check_entry(text: &str, index: usize) -> SchemaReport {
     if let Tree::Parsed(Some(root)) = tree(text) {
         walk.integration(&root, index);
         let report = &mut walk.report;
-        fill_emptied(&root, &CharIndex::of(text), &report.blank, &mut report.fill);
+        fill_emptied(&root, text, &mut ByteCursor::default(), &report.blank, &mut report.fill);
     }
     walk.report
 }
 
 /// Finds block collections (outside any blanked range) whose every entry is blanked and notes
 /// where to write an empty flow collection instead.
-fn fill_emptied(node: &Node, text: &CharIndex, blank: &[Range<usize>], fill: &mut Vec<(usize, &'static str)>) {
+fn fill_emptied(
+    node: &Node,
+    text: &str,
+    chars: &mut ByteCursor,
+    blank: &[Range<usize>],
+    fill: &mut Vec<(usize, &'static str)>,
+) {
     let covered = |start: usize, end: usize| blank.iter().any(|r| r.start <= start && end <= r.end);
     // Blanked as a whole with the entry or list item holding it (which starts before it).
     if blank.iter().any(|r| r.start < node.start && node.end <= r.end) {
         return;
     }
-    // A flow collection keeps its brackets and stays a (now empty) collection.
-    if matches!(text.get(node.start), Some('{' | '[')) {
-        let recurse = |n: &Node, fill: &mut Vec<(usize, &'static str)>| fill_emptied(n, text, blank, fill);
-        match &node.kind {
-            NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| recurse(v, fill)),
-            NodeKind::Seq(items) => items.iter().for_each(|i| recurse(i, fill)),
-            _ => {}
-        }
-        return;
-    }
-    let (children, empty): (Vec<(usize, usize)>, &'static str) = match &node.kind {
-        NodeKind::Map(entries) => (entries.iter().map(|(k, v)| (k.start, v.end)).collect(), "{}"),
-        NodeKind::Seq(items) => (items.iter().map(|i| (i.start, i.end)).collect(), "[]"),
+    let children: Vec<&Node> = match &node.kind {
+        NodeKind::Map(entries) => entries.iter().map(|(_, v)| v).collect(),
+        NodeKind::Seq(items) => items.iter().collect(),
         _ => return,
     };
-    if !children.is_empty() && children.iter().all(|&(s, e)| covered(s, e)) {
-        let first = children[0].0;
-        // Blanked list items start at their dash, before the item itself.
-        let at = blank.iter().filter(|r| r.start <= first && first < r.end).map(|r| r.start).min().unwrap_or(first);
-        fill.push((at, empty));
-        return;
+    // A flow collection keeps its brackets and stays a (now empty) collection.
+    if !chars.opens_flow(text, node.start) {
+        let (spans, empty): (Vec<(usize, usize)>, &'static str) = match &node.kind {
+            NodeKind::Map(entries) => (entries.iter().map(|(k, v)| (k.start, v.end)).collect(), "{}"),
+            NodeKind::Seq(items) => (items.iter().map(|i| (i.start, i.end)).collect(), "[]"),
+            _ => return,
+        };
+        if !spans.is_empty() && spans.iter().all(|&(s, e)| covered(s, e)) {
+            let first = spans[0].0;
+            // Blanked list items start at their dash, before the item itself.
+            let at = blank.iter().filter(|r| r.start <= first && first < r.end).map(|r| r.start).min().unwrap_or(first);
+            fill.push((at, empty));
+            return;
+        }
     }
-    match &node.kind {
-        NodeKind::Map(entries) => entries.iter().for_each(|(_, v)| fill_emptied(v, text, blank, fill)),
-        NodeKind::Seq(items) => items.iter().for_each(|i| fill_emptied(i, text, blank, fill)),
-        _ => {}
+    for child in children {
+        fill_emptied(child, text, chars, blank, fill);
     }
 }
 
