@@ -306,32 +306,12 @@ fn config_check(cli: &Cli) -> ExitCode {
     }
 }
 
-/// The integrations' notes, one line per distinct note: a note shared by many integrations
-/// (a fleet of one provider configured alike) names the first three and counts the rest.
+/// The integrations' notes, one line per distinct note (see [`crate::config::NoteGroup`]).
 fn notes_text(integrations: &[std::sync::Arc<crate::config::IntegrationConfig>]) -> String {
-    // Note text -> the integrations it is about, in file order.
-    let mut by_note: Vec<(&str, Vec<&str>)> = Vec::new();
-    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for i in integrations {
-        for n in &i.notes {
-            let slot = *index.entry(n.as_str()).or_insert_with(|| {
-                by_note.push((n.as_str(), Vec::new()));
-                by_note.len() - 1
-            });
-            by_note[slot].1.push(i.name.as_str());
-        }
-    }
-    let mut out = String::new();
-    for (note, names) in by_note {
-        let quoted: Vec<String> = names.iter().take(3).map(|n| format!("{n:?}")).collect();
-        let who = match names.len() {
-            1 => format!("integration {}", quoted[0]),
-            n if n <= 3 => format!("integrations {}", quoted.join(", ")),
-            n => format!("{n} integrations ({} and {} more)", quoted.join(", "), n - 3),
-        };
-        out.push_str(&format!("note: {who}: {note}\n"));
-    }
-    out
+    crate::config::NoteGroup::of(integrations.iter())
+        .iter()
+        .map(|g| format!("note: {}: {}\n", g.who(), g.note))
+        .collect()
 }
 
 async fn check(cli: &Cli, shard: Option<Shard>, names: &[String], output: OutputFormat) -> ExitCode {

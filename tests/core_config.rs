@@ -465,6 +465,29 @@ fn config_check_groups_a_note_shared_by_many_integrations() {
     assert!(lines[2].starts_with(r#"note: integration "jira-one": "#), "{out}");
 }
 
+/// The log says a note shared by a fleet once, too: one line naming the first three and the
+/// count, and a note of one integration with its `integration` field as before.
+#[test]
+fn the_log_says_a_shared_note_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("integrations:\n");
+    for i in 0..5 {
+        text.push_str(&format!(
+            "  - name: h{i}\n    provider: hubspot\n    base_url: http://127.0.0.1:9\n    auth: {{type: bearer, token: t}}\n"
+        ));
+    }
+    text.push_str("  - name: jira-one\n    provider: jira\n    base_url: http://127.0.0.1:9\n    auth: {type: bearer, token: t}\n");
+    let config = write(&dir, "fleet.yml", &text);
+    let ex = common::exporter::ChildExporter::start(&config, &[], &[]);
+    let log = ex.log();
+    let hubspot: Vec<&str> = log.lines().filter(|l| l.contains("16 February 2027")).collect();
+    assert_eq!(hubspot.len(), 1, "one line for the shared note:\n{log}");
+    assert!(hubspot[0].contains(r#"5 integrations (\"h0\", \"h1\", \"h2\" and 2 more)"#), "{}", hubspot[0]);
+    let jira: Vec<&str> = log.lines().filter(|l| l.contains("level=warn") && l.contains("jira")).collect();
+    assert_eq!(jira.len(), 1, "{log}");
+    assert!(jira[0].contains("integration=jira-one"), "{}", jira[0]);
+}
+
 #[test]
 fn malformed_config_never_starts_the_server() {
     let dir = tempfile::tempdir().unwrap();

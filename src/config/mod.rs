@@ -288,6 +288,47 @@ pub struct ProviderOptions {
     pub refresh_token_rotates: Option<bool>,
 }
 
+/// One note and the integrations it is about: a fleet of one provider configured alike shares
+/// its notes, and `--config.check` and the log show each once instead of once per integration.
+#[derive(Debug)]
+pub struct NoteGroup<'a> {
+    /// The note.
+    pub note: &'a str,
+    /// The integrations it is about, in config order.
+    pub names: Vec<&'a str>,
+    /// Their provider.
+    pub provider: &'static str,
+}
+
+impl<'a> NoteGroup<'a> {
+    /// The notes of `integrations`, grouped by provider and text, in order of first appearance.
+    pub fn of(integrations: impl Iterator<Item = &'a Arc<IntegrationConfig>>) -> Vec<NoteGroup<'a>> {
+        let mut groups: Vec<NoteGroup<'a>> = Vec::new();
+        let mut index: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+        for i in integrations {
+            for n in &i.notes {
+                let slot = *index.entry((i.provider.name(), n.as_str())).or_insert_with(|| {
+                    groups.push(NoteGroup { note: n, names: Vec::new(), provider: i.provider.name() });
+                    groups.len() - 1
+                });
+                groups[slot].names.push(i.name.as_str());
+            }
+        }
+        groups
+    }
+
+    /// Whom the note is about: `integration "a"`, `integrations "a", "b"`, or the first three
+    /// and how many more.
+    pub fn who(&self) -> String {
+        let quoted: Vec<String> = self.names.iter().take(3).map(|n| format!("{n:?}")).collect();
+        match self.names.len() {
+            1 => format!("integration {}", quoted[0]),
+            n if n <= 3 => format!("integrations {}", quoted.join(", ")),
+            n => format!("{n} integrations ({} and {} more)", quoted.join(", "), n - 3),
+        }
+    }
+}
+
 /// A whole validated config.
 #[derive(Debug, Clone, Default)]
 pub struct Config {

@@ -2,7 +2,7 @@
 
 use super::shard::Shard;
 use super::stats::DiscoverySnapshot;
-use crate::config::{Config, ConfigError, IntegrationConfig};
+use crate::config::{Config, ConfigError, IntegrationConfig, NoteGroup};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -173,10 +173,13 @@ fn log_notes(config: &Config) {
     log_notes_of(config.integrations.iter());
 }
 
+/// One line per distinct note: a fleet configured alike would otherwise log the same note once
+/// per integration at every start and reload.
 fn log_notes_of<'a>(integrations: impl Iterator<Item = &'a Arc<IntegrationConfig>>) {
-    for i in integrations {
-        for note in &i.notes {
-            tracing::warn!(integration = %i.name, provider = i.provider.name(), "{note}");
+    for g in NoteGroup::of(integrations) {
+        match g.names.as_slice() {
+            [one] => tracing::warn!(integration = %one, provider = g.provider, "{}", g.note),
+            _ => tracing::warn!(integrations = %g.who(), provider = g.provider, "{}", g.note),
         }
     }
 }
