@@ -234,6 +234,15 @@ fn main() {
     };
     dirs.sort();
     assert!(!dirs.is_empty(), "no provider fixtures under {}", root.display());
-    let trials: Vec<Trial> = dirs.iter().flat_map(|d| trials_of(d)).collect();
+    let mut trials: Vec<Trial> = dirs.iter().flat_map(|d| trials_of(d)).collect();
+    // Every preset has its scenarios: a preset whose folder is missing fails instead of
+    // losing its scenarios unseen (the generic `http` provider is covered by tests/core_probe.rs).
+    for name in integration_exporter::providers::names().into_iter().filter(|n| *n != "http") {
+        if !root.join(name).is_dir() {
+            trials.push(Trial::test(format!("{name}::has_scenarios"), move || {
+                Err(format!("tests/fixtures/{name}/scenarios.json is missing").into())
+            }));
+        }
+    }
     libtest_mimic::run(&args, trials).exit();
 }
